@@ -228,10 +228,7 @@ pub enum StringOpKind {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ListOp {
-    In {
-        negated: bool,
-        case_insensitive: bool,
-    },
+    In { negated: bool, case_insensitive: bool },
     HasAny,
     HasAll,
 }

@@ -14,18 +14,12 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span {
-            start: start as u32,
-            end: end as u32,
-        }
+        Span { start: start as u32, end: end as u32 }
     }
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
 
     pub fn is_empty(self) -> bool {
@@ -103,13 +97,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: Code, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            span,
-            help: None,
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), span, help: None }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
@@ -127,16 +115,10 @@ impl Diagnostic {
         };
         let gutter = position.line.to_string();
         let pad = " ".repeat(gutter.len());
-        let caret_start: usize = line_text
-            .chars()
-            .take(position.column - 1)
-            .map(|c| if c == '\t' { 4 } else { 1 })
-            .sum();
-        let span_chars = source
-            .get(self.span.range())
-            .map(|s| s.lines().next().unwrap_or("").chars().count())
-            .unwrap_or(0)
-            .max(1);
+        let caret_start: usize =
+            line_text.chars().take(position.column - 1).map(|c| if c == '\t' { 4 } else { 1 }).sum();
+        let span_chars =
+            source.get(self.span.range()).map(|s| s.lines().next().unwrap_or("").chars().count()).unwrap_or(0).max(1);
         let shown_line = line_text.replace('\t', "    ");
         let mut out = format!(
             "{severity}[{}]: {}\n{pad}--> {}:{}\n{pad} |\n{gutter} | {shown_line}\n{pad} | {}{}",
@@ -217,11 +199,7 @@ mod tests {
     #[test]
     fn renders_line_column_and_caret() {
         let source = "T\n| where x ==\n| take 1";
-        let diagnostic = Diagnostic::error(
-            Code::UnexpectedToken,
-            Span::new(15, 16),
-            "expected an expression",
-        );
+        let diagnostic = Diagnostic::error(Code::UnexpectedToken, Span::new(15, 16), "expected an expression");
         let rendered = diagnostic.render(source);
         assert!(rendered.contains("--> 3:1"), "{rendered}");
         assert!(rendered.ends_with("3 | | take 1\n  | ^"), "{rendered}");

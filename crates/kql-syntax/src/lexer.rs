@@ -141,9 +141,7 @@ impl Lexer<'_> {
             };
             match byte {
                 b'\'' | b'"' => self.quoted_string(start, start, false),
-                b'@' if matches!(self.peek(1), Some(b'\'' | b'"')) => {
-                    self.quoted_string(start, start + 1, true)
-                }
+                b'@' if matches!(self.peek(1), Some(b'\'' | b'"')) => self.quoted_string(start, start + 1, true),
                 b'`' if self.source[start..].starts_with("```") => self.multiline_string(start),
                 b'h' | b'H' if self.is_obfuscated_string_start() => {
                     let verbatim = self.peek(1) == Some(b'@');
@@ -151,9 +149,7 @@ impl Lexer<'_> {
                     self.quoted_string(start, quote_at, verbatim)
                 }
                 b'0'..=b'9' => self.number(start),
-                b'.' if matches!(self.peek(1), Some(b'0'..=b'9')) && !self.previous_is_value() => {
-                    self.number(start)
-                }
+                b'.' if matches!(self.peek(1), Some(b'0'..=b'9')) && !self.previous_is_value() => self.number(start),
                 _ if is_ident_start(self.char_at(start)) => self.identifier(start),
                 _ => self.punctuation(start),
             }
@@ -171,10 +167,7 @@ impl Lexer<'_> {
     fn previous_is_value(&self) -> bool {
         self.tokens.last().is_some_and(|t| {
             t.span.end as usize == self.pos
-                && matches!(
-                    t.kind,
-                    TokenKind::Ident | TokenKind::RParen | TokenKind::RBracket
-                )
+                && matches!(t.kind, TokenKind::Ident | TokenKind::RParen | TokenKind::RBracket)
         })
     }
 
@@ -320,10 +313,7 @@ impl Lexer<'_> {
             'u' | 'x' => {
                 let digits = if c == 'u' { 4 } else { 2 };
                 let hex = self.source.get(self.pos..self.pos + digits);
-                match hex
-                    .and_then(|h| u32::from_str_radix(h, 16).ok())
-                    .and_then(char::from_u32)
-                {
+                match hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32) {
                     Some(decoded) => {
                         self.pos += digits;
                         value.push(decoded);
@@ -413,11 +403,7 @@ impl Lexer<'_> {
                     b'@' => TokenKind::At,
                     _ => TokenKind::Error,
                 };
-                let length = if kind == TokenKind::Error {
-                    self.char_at(start).len_utf8()
-                } else {
-                    1
-                };
+                let length = if kind == TokenKind::Error { self.char_at(start).len_utf8() } else { 1 };
                 (kind, length)
             }
         };
@@ -427,11 +413,7 @@ impl Lexer<'_> {
             self.diagnostics.push(Diagnostic::error(
                 Code::InvalidCharacter,
                 Span::new(start, self.pos),
-                format!(
-                    "unexpected character '{}' (U+{:04X})",
-                    c.escape_debug(),
-                    c as u32
-                ),
+                format!("unexpected character '{}' (U+{:04X})", c.escape_debug(), c as u32),
             ));
         }
         self.push(kind, start, None);
@@ -461,10 +443,7 @@ mod tests {
     #[test]
     fn numbers_and_timespans() {
         use TokenKind::*;
-        assert_eq!(
-            kinds("1 1.5 1e3 0x1F 5m 1.5h 1tick"),
-            [Int, Real, Real, Int, Timespan, Timespan, Timespan, Eof]
-        );
+        assert_eq!(kinds("1 1.5 1e3 0x1F 5m 1.5h 1tick"), [Int, Real, Real, Int, Timespan, Timespan, Timespan, Eof]);
         assert_eq!(kinds("0min .. 1min"), [Timespan, DotDot, Timespan, Eof]);
         assert_eq!(kinds("1..5"), [Int, DotDot, Int, Eof]);
     }
@@ -477,10 +456,7 @@ line```"#,
         );
         assert!(diagnostics.is_empty());
         let values: Vec<_> = tokens.iter().filter_map(|t| t.value.clone()).collect();
-        assert_eq!(
-            values,
-            ["a'b", "c\"d", "e'f", "g\\h", "secret", "multi\nline"]
-        );
+        assert_eq!(values, ["a'b", "c\"d", "e'f", "g\\h", "secret", "multi\nline"]);
     }
 
     #[test]

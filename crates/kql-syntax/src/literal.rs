@@ -140,8 +140,7 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -151,8 +150,7 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u32;
@@ -190,9 +188,7 @@ pub fn datetime_from_parts(
         return None;
     }
     let days = days_from_civil(year, month, day);
-    let seconds = days
-        .checked_mul(86_400)?
-        .checked_add(i64::from(hour * 3600 + minute * 60 + second))?;
+    let seconds = days.checked_mul(86_400)?.checked_add(i64::from(hour * 3600 + minute * 60 + second))?;
     seconds.checked_mul(NANOS_PER_SECOND)?.checked_add(nanos)
 }
 
@@ -216,9 +212,7 @@ pub fn format_datetime(nanos: i64) -> String {
     out
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
 /// Parses the datetime forms KQL accepts: ISO 8601 (`2017-01-01`, `2017-01-01T10:20:30.5Z`,
 /// `2017-01-01 10:20`, with an offset), RFC 822/1123 (`Sat, 8 Nov 14 15:05:02 GMT`), and the
@@ -229,9 +223,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
         return None;
     }
     if text.contains(',')
-        && text
-            .split(',')
-            .all(|part| part.trim().bytes().all(|b| b.is_ascii_digit()) && !part.trim().is_empty())
+        && text.split(',').all(|part| part.trim().bytes().all(|b| b.is_ascii_digit()) && !part.trim().is_empty())
     {
         return parse_component_datetime(text);
     }
@@ -243,10 +235,7 @@ pub fn parse_datetime(text: &str) -> Option<i64> {
 }
 
 fn parse_component_datetime(text: &str) -> Option<i64> {
-    let parts: Vec<i64> = text
-        .split(',')
-        .map(|p| p.trim().parse().ok())
-        .collect::<Option<_>>()?;
+    let parts: Vec<i64> = text.split(',').map(|p| p.trim().parse().ok()).collect::<Option<_>>()?;
     let field = |i: usize, default: i64| parts.get(i).copied().unwrap_or(default);
     let in_range = |v: i64| u32::try_from(v).ok();
     datetime_from_parts(
@@ -269,10 +258,7 @@ struct Cursor<'a> {
 impl Cursor<'_> {
     fn number(&mut self, max_digits: usize) -> Option<(i64, usize)> {
         let start = self.pos;
-        while self.pos < self.bytes.len()
-            && self.pos - start < max_digits
-            && self.bytes[self.pos].is_ascii_digit()
-        {
+        while self.pos < self.bytes.len() && self.pos - start < max_digits && self.bytes[self.pos].is_ascii_digit() {
             self.pos += 1;
         }
         let digits = self.pos - start;
@@ -308,10 +294,7 @@ impl Cursor<'_> {
 }
 
 fn parse_iso_datetime(text: &str) -> Option<i64> {
-    let mut cursor = Cursor {
-        bytes: text.as_bytes(),
-        pos: 0,
-    };
+    let mut cursor = Cursor { bytes: text.as_bytes(), pos: 0 };
     let (first, first_digits) = cursor.number(4)?;
     let separator = cursor.peek()?;
     if separator != b'-' && separator != b'/' {
@@ -324,11 +307,8 @@ fn parse_iso_datetime(text: &str) -> Option<i64> {
     }
     let (third, third_digits) = cursor.number(4)?;
     // `01-01-2022` is month-day-year; `2022-01-01` is year-month-day.
-    let (year, month, day) = if first_digits <= 2 && third_digits == 4 {
-        (third, first, second)
-    } else {
-        (first, second, third)
-    };
+    let (year, month, day) =
+        if first_digits <= 2 && third_digits == 4 { (third, first, second) } else { (first, second, third) };
     let (mut hour, mut minute, mut second_of_minute, mut fraction) = (0, 0, 0, 0);
     if matches!(cursor.peek(), Some(b'T' | b't' | b' ')) {
         cursor.pos += 1;
@@ -381,20 +361,14 @@ fn parse_zone(zone: &str) -> Option<i64> {
         return None;
     }
     let hours: i64 = digits[..2].parse().ok()?;
-    let minutes: i64 = if digits.len() == 4 {
-        digits[2..].parse().ok()?
-    } else {
-        0
-    };
+    let minutes: i64 = if digits.len() == 4 { digits[2..].parse().ok()? } else { 0 };
     Some(sign * (hours * NANOS_PER_HOUR + minutes * NANOS_PER_MINUTE))
 }
 
 /// `Sat, 8 Nov 14 15:05:02 GMT`, `08 Nov 2014 15:05 +0100`.
 fn parse_rfc822_datetime(text: &str) -> Option<i64> {
     let text = match text.split_once(',') {
-        Some((weekday, rest)) if weekday.trim().chars().all(|c| c.is_ascii_alphabetic()) => {
-            rest.trim()
-        }
+        Some((weekday, rest)) if weekday.trim().chars().all(|c| c.is_ascii_alphabetic()) => rest.trim(),
         _ => text,
     };
     let mut words = text.split_whitespace();
@@ -441,25 +415,15 @@ mod tests {
             parse_datetime("2014-11-08T15:55:55.1234567Z"),
             Some(day(2014, 11, 8) + 57_355 * NANOS_PER_SECOND + 123_456_700)
         );
-        assert_eq!(
-            parse_datetime("2014-11-08T01:00:00+01:00"),
-            Some(day(2014, 11, 8))
-        );
-        assert_eq!(
-            parse_datetime("Sat, 8 Nov 14 15:05:02 GMT"),
-            Some(day(2014, 11, 8) + 54_302 * NANOS_PER_SECOND)
-        );
+        assert_eq!(parse_datetime("2014-11-08T01:00:00+01:00"), Some(day(2014, 11, 8)));
+        assert_eq!(parse_datetime("Sat, 8 Nov 14 15:05:02 GMT"), Some(day(2014, 11, 8) + 54_302 * NANOS_PER_SECOND));
         assert_eq!(parse_datetime("2017-13-01"), None);
         assert_eq!(parse_datetime("not a date"), None);
     }
 
     #[test]
     fn datetime_format_round_trips() {
-        for text in [
-            "2007-04-08T00:00:00Z",
-            "1969-12-31T23:59:59.9999999Z",
-            "2024-02-29T12:30:45.12Z",
-        ] {
+        for text in ["2007-04-08T00:00:00Z", "1969-12-31T23:59:59.9999999Z", "2024-02-29T12:30:45.12Z"] {
             assert_eq!(format_datetime(parse_datetime(text).unwrap()), text);
         }
     }
@@ -468,12 +432,7 @@ mod tests {
     fn timespan_forms() {
         assert_eq!(
             parse_timespan("1.12:30:55.123"),
-            Some(
-                NANOS_PER_DAY
-                    + 12 * NANOS_PER_HOUR
-                    + 30 * NANOS_PER_MINUTE
-                    + 55_123 * NANOS_PER_MILLI
-            )
+            Some(NANOS_PER_DAY + 12 * NANOS_PER_HOUR + 30 * NANOS_PER_MINUTE + 55_123 * NANOS_PER_MILLI)
         );
         assert_eq!(parse_timespan("00:03:00"), Some(3 * NANOS_PER_MINUTE));
         assert_eq!(parse_timespan("-01:00"), Some(-NANOS_PER_HOUR));
@@ -487,12 +446,7 @@ mod tests {
     #[test]
     fn timespan_format() {
         assert_eq!(
-            format_timespan(
-                NANOS_PER_DAY
-                    + 12 * NANOS_PER_HOUR
-                    + 30 * NANOS_PER_MINUTE
-                    + 55_123 * NANOS_PER_MILLI
-            ),
+            format_timespan(NANOS_PER_DAY + 12 * NANOS_PER_HOUR + 30 * NANOS_PER_MINUTE + 55_123 * NANOS_PER_MILLI),
             "1.12:30:55.1230000"
         );
         assert_eq!(format_timespan(-2 * NANOS_PER_SECOND), "-00:00:02");

@@ -8,13 +8,8 @@ type DResult<T> = Result<T, (usize, String)>;
 
 /// Canonical JSON text of a dynamic literal's content, or the byte offset and reason it is invalid.
 pub fn parse_dynamic(text: &str) -> DResult<String> {
-    let mut parser = DynamicParser {
-        bytes: text.as_bytes(),
-        text,
-        pos: 0,
-        out: String::with_capacity(text.len()),
-        depth: 0,
-    };
+    let mut parser =
+        DynamicParser { bytes: text.as_bytes(), text, pos: 0, out: String::with_capacity(text.len()), depth: 0 };
     parser.skip_space();
     if parser.pos == parser.bytes.len() {
         return Err((0, "expected a value".into()));
@@ -38,11 +33,7 @@ struct DynamicParser<'a> {
 impl DynamicParser<'_> {
     fn skip_space(&mut self) {
         loop {
-            while self
-                .bytes
-                .get(self.pos)
-                .is_some_and(|b| b.is_ascii_whitespace())
-            {
+            while self.bytes.get(self.pos).is_some_and(|b| b.is_ascii_whitespace()) {
                 self.pos += 1;
             }
             if self.text[self.pos..].starts_with("//") {
@@ -90,9 +81,7 @@ impl DynamicParser<'_> {
                 write_json_string(&mut self.out, &value);
                 Ok(())
             }
-            Some(b) if b.is_ascii_digit() || *b == b'-' || *b == b'+' || *b == b'.' => {
-                self.number()
-            }
+            Some(b) if b.is_ascii_digit() || *b == b'-' || *b == b'+' || *b == b'.' => self.number(),
             Some(b) if b.is_ascii_alphabetic() => self.word(),
             Some(_) => self.fail("expected a value"),
             None => self.fail("unexpected end of the dynamic literal"),
@@ -121,11 +110,7 @@ impl DynamicParser<'_> {
                 Some(b'"' | b'\'') => self.string()?,
                 Some(b) if b.is_ascii_alphabetic() || *b == b'_' => {
                     let start = self.pos;
-                    while self
-                        .bytes
-                        .get(self.pos)
-                        .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                    {
+                    while self.bytes.get(self.pos).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
                         self.pos += 1;
                     }
                     self.text[start..self.pos].to_string()
@@ -229,8 +214,8 @@ impl DynamicParser<'_> {
                 'f' => value.push('\u{c}'),
                 'u' => {
                     let hex = self.text.get(self.pos..self.pos + 4).unwrap_or("");
-                    let code = u32::from_str_radix(hex, 16)
-                        .map_err(|_| (self.pos, "invalid \\u escape".to_string()))?;
+                    let code =
+                        u32::from_str_radix(hex, 16).map_err(|_| (self.pos, "invalid \\u escape".to_string()))?;
                     self.pos += 4;
                     value.push(char::from_u32(code).unwrap_or('\u{fffd}'));
                 }
@@ -275,8 +260,7 @@ impl DynamicParser<'_> {
         let text = &self.text[start..self.pos];
         let unsigned = text.trim_start_matches('+');
         if let Some(hex) = unsigned.strip_prefix("0x") {
-            let value = i64::from_str_radix(hex, 16)
-                .map_err(|_| (start, format!("invalid number '{text}'")))?;
+            let value = i64::from_str_radix(hex, 16).map_err(|_| (start, format!("invalid number '{text}'")))?;
             self.out.push_str(&value.to_string());
             return Ok(());
         }
@@ -301,11 +285,7 @@ impl DynamicParser<'_> {
     /// `true`, `false`, `null`, or a nested typed literal such as `datetime(2020-01-01)`.
     fn word(&mut self) -> DResult<()> {
         let start = self.pos;
-        while self
-            .bytes
-            .get(self.pos)
-            .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_')
-        {
+        while self.bytes.get(self.pos).is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_') {
             self.pos += 1;
         }
         let word = &self.text[start..self.pos];
@@ -349,11 +329,7 @@ impl DynamicParser<'_> {
                 Ok(value) if value.is_finite() => write_json_real(&mut self.out, value),
                 _ => return Err((start, format!("invalid {word} '{content}'"))),
             },
-            "bool" => self.out.push_str(if content.eq_ignore_ascii_case("true") {
-                "true"
-            } else {
-                "false"
-            }),
+            "bool" => self.out.push_str(if content.eq_ignore_ascii_case("true") { "true" } else { "false" }),
             _ => return Err((start, format!("unexpected '{word}' in a dynamic literal"))),
         }
         Ok(())
@@ -392,22 +368,13 @@ mod tests {
 
     #[test]
     fn relaxed_json() {
-        assert_eq!(
-            parse_dynamic("{'a':'b', 'c':123}").unwrap(),
-            r#"{"a":"b","c":123}"#
-        );
-        assert_eq!(
-            parse_dynamic("[1, 2.5, -3, null, true]").unwrap(),
-            "[1,2.5,-3,null,true]"
-        );
+        assert_eq!(parse_dynamic("{'a':'b', 'c':123}").unwrap(), r#"{"a":"b","c":123}"#);
+        assert_eq!(parse_dynamic("[1, 2.5, -3, null, true]").unwrap(), "[1,2.5,-3,null,true]");
         assert_eq!(
             parse_dynamic(r#"["x", datetime("01-01-2022"), null]"#).unwrap(),
             r#"["x","2022-01-01T00:00:00Z",null]"#
         );
-        assert_eq!(
-            parse_dynamic("[1d, 42.0]").unwrap(),
-            r#"["1.00:00:00",42.0]"#
-        );
+        assert_eq!(parse_dynamic("[1d, 42.0]").unwrap(), r#"["1.00:00:00",42.0]"#);
         assert_eq!(parse_dynamic("'a'").unwrap(), r#""a""#);
         assert_eq!(parse_dynamic("{}").unwrap(), "{}");
     }

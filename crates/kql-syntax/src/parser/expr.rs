@@ -36,13 +36,7 @@ impl Parser<'_> {
             match self.operator() {
                 Ok(operator) => {
                     let span = left.span.to(operator.span);
-                    left = Expr::new(
-                        ExprKind::Pipe {
-                            input: Box::new(left),
-                            operator: Box::new(operator),
-                        },
-                        span,
-                    );
+                    left = Expr::new(ExprKind::Pipe { input: Box::new(left), operator: Box::new(operator) }, span);
                 }
                 Err(Abandoned) => self.recover(),
             }
@@ -75,14 +69,7 @@ impl Parser<'_> {
                 Infix::Binary(op, precedence) => {
                     let right = self.binary(precedence + 1)?;
                     let span = left.span.to(right.span);
-                    Expr::new(
-                        ExprKind::Binary {
-                            op,
-                            left: Box::new(left),
-                            right: Box::new(right),
-                        },
-                        span,
-                    )
+                    Expr::new(ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, span)
                 }
                 Infix::List(op) => self.list_operand(left, op)?,
                 Infix::Between { negated } => self.between_operand(left, negated)?,
@@ -114,20 +101,14 @@ impl Parser<'_> {
                 let word = self.text(self.peek_at(1));
                 if word == "in" {
                     let case_insensitive = self.kind_at(2) == TokenKind::Tilde && self.adjacent(1);
-                    let op = ListOp::In {
-                        negated: true,
-                        case_insensitive,
-                    };
+                    let op = ListOp::In { negated: true, case_insensitive };
                     return Some((Infix::List(op), 2 + usize::from(case_insensitive)));
                 }
                 if word == "between" {
                     return Some((Infix::Between { negated: true }, 2));
                 }
                 let op = string_op(word)?;
-                let negated = StringOp {
-                    negated: true,
-                    ..op
-                };
+                let negated = StringOp { negated: true, ..op };
                 Some((Infix::Binary(String(negated), COMPARE), 2))
             }
             TokenKind::Ident => {
@@ -136,12 +117,8 @@ impl Parser<'_> {
                     "and" => binary(And, AND),
                     "or" => binary(Or, OR),
                     "in" => {
-                        let case_insensitive =
-                            self.kind_at(1) == TokenKind::Tilde && self.adjacent(0);
-                        let op = ListOp::In {
-                            negated: false,
-                            case_insensitive,
-                        };
+                        let case_insensitive = self.kind_at(1) == TokenKind::Tilde && self.adjacent(0);
+                        let op = ListOp::In { negated: false, case_insensitive };
                         Some((Infix::List(op), 1 + usize::from(case_insensitive)))
                     }
                     "has_any" => Some((Infix::List(ListOp::HasAny), 1)),
@@ -149,11 +126,7 @@ impl Parser<'_> {
                     "between" => Some((Infix::Between { negated: false }, 1)),
                     "notbetween" => Some((Infix::Between { negated: true }, 1)),
                     "matches" if self.at_word_at(1, "regex") => {
-                        let op = StringOp {
-                            kind: StringOpKind::MatchesRegex,
-                            negated: false,
-                            case_sensitive: true,
-                        };
+                        let op = StringOp { kind: StringOpKind::MatchesRegex, negated: false, case_sensitive: true };
                         Some((Infix::Binary(String(op), COMPARE), 2))
                     }
                     _ => string_op(word).map(|op| (Infix::Binary(String(op), COMPARE), 1)),
@@ -184,14 +157,7 @@ impl Parser<'_> {
             vec![self.unary()?]
         };
         let span = value.span.to(self.previous_span());
-        Ok(Expr::new(
-            ExprKind::List {
-                op,
-                value: Box::new(value),
-                items,
-            },
-            span,
-        ))
+        Ok(Expr::new(ExprKind::List { op, value: Box::new(value), items }, span))
     }
 
     /// `between (low .. high)`
@@ -203,12 +169,7 @@ impl Parser<'_> {
         let close = self.expect_close(TokenKind::RParen, &open, "the range of between")?;
         let span = value.span.to(close.span);
         Ok(Expr::new(
-            ExprKind::Between {
-                negated,
-                value: Box::new(value),
-                low: Box::new(low),
-                high: Box::new(high),
-            },
+            ExprKind::Between { negated, value: Box::new(value), low: Box::new(low), high: Box::new(high) },
             span,
         ))
     }
@@ -228,44 +189,26 @@ impl Parser<'_> {
         if op == UnaryOp::Negate {
             if let ExprKind::Literal(literal) = &operand.kind {
                 if let Some(negated) = negate_literal(literal) {
-                    return Ok(Expr::new(
-                        ExprKind::Literal(negated),
-                        start.to(operand.span),
-                    ));
+                    return Ok(Expr::new(ExprKind::Literal(negated), start.to(operand.span)));
                 }
             }
         }
         let span = start.to(operand.span);
-        Ok(Expr::new(
-            ExprKind::Unary {
-                op,
-                operand: Box::new(operand),
-            },
-            span,
-        ))
+        Ok(Expr::new(ExprKind::Unary { op, operand: Box::new(operand) }, span))
     }
 
     fn postfix(&mut self) -> PResult<Expr> {
         let mut expr = self.primary()?;
         loop {
             match self.kind() {
-                TokenKind::Dot
-                    if self.kind_at(1) == TokenKind::LBracket
-                        && self.kind_at(2) != TokenKind::String =>
-                {
+                TokenKind::Dot if self.kind_at(1) == TokenKind::LBracket && self.kind_at(2) != TokenKind::String => {
                     // `x.[0]` is accepted as `x[0]`.
                     self.advance();
                     let open = self.advance();
                     let index = self.expr()?;
                     let close = self.expect_close(TokenKind::RBracket, &open, "the index")?;
                     let span = expr.span.to(close.span);
-                    expr = Expr::new(
-                        ExprKind::Index {
-                            target: Box::new(expr),
-                            index: Box::new(index),
-                        },
-                        span,
-                    );
+                    expr = Expr::new(ExprKind::Index { target: Box::new(expr), index: Box::new(index) }, span);
                 }
                 TokenKind::Dot => {
                     self.advance();
@@ -273,38 +216,20 @@ impl Parser<'_> {
                         self.bracketed_name()?
                     } else if self.at(TokenKind::Ident) {
                         let token = self.advance();
-                        Ident {
-                            name: self.text(&token).to_string(),
-                            span: token.span,
-                        }
+                        Ident { name: self.text(&token).to_string(), span: token.span }
                     } else {
                         return Err(self.error_here("a property name after '.'"));
                     };
                     if self.at(TokenKind::LParen) {
                         // `cluster('c').database('d')`: a method-style call on the target.
                         let open = self.advance();
-                        let mut args = vec![Argument {
-                            name: None,
-                            value: expr,
-                        }];
+                        let mut args = vec![Argument { name: None, value: expr }];
                         args.extend(self.arguments(&open)?);
                         let span = args[0].value.span.to(self.previous_span());
-                        expr = Expr::new(
-                            ExprKind::Call {
-                                function: name,
-                                args,
-                            },
-                            span,
-                        );
+                        expr = Expr::new(ExprKind::Call { function: name, args }, span);
                     } else {
                         let span = expr.span.to(name.span);
-                        expr = Expr::new(
-                            ExprKind::Member {
-                                target: Box::new(expr),
-                                name,
-                            },
-                            span,
-                        );
+                        expr = Expr::new(ExprKind::Member { target: Box::new(expr), name }, span);
                     }
                 }
                 TokenKind::LBracket => {
@@ -312,13 +237,7 @@ impl Parser<'_> {
                     let index = self.expr()?;
                     let close = self.expect_close(TokenKind::RBracket, &open, "the index")?;
                     let span = expr.span.to(close.span);
-                    expr = Expr::new(
-                        ExprKind::Index {
-                            target: Box::new(expr),
-                            index: Box::new(index),
-                        },
-                        span,
-                    );
+                    expr = Expr::new(ExprKind::Index { target: Box::new(expr), index: Box::new(index) }, span);
                 }
                 _ => return Ok(expr),
             }
@@ -333,26 +252,17 @@ impl Parser<'_> {
                 let text = self.text(&token);
                 let value = parse_integer(text);
                 match value {
-                    Some(value) => Ok(Expr::new(
-                        ExprKind::Literal(integer_literal(value)),
-                        token.span,
-                    )),
-                    None => Err(self.invalid_literal(
-                        token.span,
-                        format!("integer literal {text} is out of range"),
-                    )),
+                    Some(value) => Ok(Expr::new(ExprKind::Literal(integer_literal(value)), token.span)),
+                    None => Err(self.invalid_literal(token.span, format!("integer literal {text} is out of range"))),
                 }
             }
             TokenKind::Real => {
                 self.advance();
                 let text = self.text(&token);
-                let value: f64 = text.parse().map_err(|_| {
-                    self.invalid_literal(token.span, format!("invalid real literal {text}"))
-                })?;
-                Ok(Expr::new(
-                    ExprKind::Literal(Literal::Real(Some(value))),
-                    token.span,
-                ))
+                let value: f64 = text
+                    .parse()
+                    .map_err(|_| self.invalid_literal(token.span, format!("invalid real literal {text}")))?;
+                Ok(Expr::new(ExprKind::Literal(Literal::Real(Some(value))), token.span))
             }
             TokenKind::Timespan => {
                 self.advance();
@@ -369,17 +279,10 @@ impl Parser<'_> {
             TokenKind::LParen => {
                 let open = self.advance();
                 let inner = self.expr()?;
-                let close =
-                    self.expect_close(TokenKind::RParen, &open, "the parenthesized expression")?;
-                Ok(Expr::new(
-                    ExprKind::Parenthesized(Box::new(inner)),
-                    open.span.to(close.span),
-                ))
+                let close = self.expect_close(TokenKind::RParen, &open, "the parenthesized expression")?;
+                Ok(Expr::new(ExprKind::Parenthesized(Box::new(inner)), open.span.to(close.span)))
             }
-            TokenKind::LBracket
-                if self.kind_at(1) == TokenKind::String
-                    && self.kind_at(2) == TokenKind::RBracket =>
-            {
+            TokenKind::LBracket if self.kind_at(1) == TokenKind::String && self.kind_at(2) == TokenKind::RBracket => {
                 let ident = self.bracketed_name()?;
                 let span = ident.span;
                 Ok(Expr::new(ExprKind::Name(ident), span))
@@ -408,8 +311,7 @@ impl Parser<'_> {
     }
 
     pub(crate) fn invalid_literal(&mut self, span: Span, message: String) -> Abandoned {
-        self.diagnostics
-            .push(Diagnostic::error(Code::InvalidLiteral, span, message));
+        self.diagnostics.push(Diagnostic::error(Code::InvalidLiteral, span, message));
         Abandoned
     }
 
@@ -420,10 +322,7 @@ impl Parser<'_> {
         match word {
             "true" | "false" => {
                 self.advance();
-                return Ok(Expr::new(
-                    ExprKind::Literal(Literal::Bool(Some(word == "true"))),
-                    token.span,
-                ));
+                return Ok(Expr::new(ExprKind::Literal(Literal::Bool(Some(word == "true"))), token.span));
             }
             "null" if next != TokenKind::LParen => {
                 self.advance();
@@ -447,21 +346,12 @@ impl Parser<'_> {
             return Ok(source);
         }
         self.advance();
-        let ident = Ident {
-            name: word.to_string(),
-            span: token.span,
-        };
+        let ident = Ident { name: word.to_string(), span: token.span };
         if self.at(TokenKind::LParen) {
             let open = self.advance();
             let args = self.arguments(&open)?;
             let span = token.span.to(self.previous_span());
-            return Ok(Expr::new(
-                ExprKind::Call {
-                    function: ident,
-                    args,
-                },
-                span,
-            ));
+            return Ok(Expr::new(ExprKind::Call { function: ident, args }, span));
         }
         // `Prefix*` as a name pattern: wildcards in union and search table lists.
         if self.at(TokenKind::Star) && self.adjacent(0) && !self.star_is_multiplication() {
@@ -484,11 +374,7 @@ impl Parser<'_> {
     fn star_is_multiplication(&self) -> bool {
         !matches!(
             self.kind_at(1),
-            TokenKind::Comma
-                | TokenKind::RParen
-                | TokenKind::Pipe
-                | TokenKind::Semicolon
-                | TokenKind::Eof
+            TokenKind::Comma | TokenKind::RParen | TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof
         ) && !(self.kind_at(1) == TokenKind::Ident && self.adjacent(1))
     }
 
@@ -502,10 +388,7 @@ impl Parser<'_> {
             let name = if self.at(TokenKind::Ident) && self.kind_at(1) == TokenKind::Assign {
                 let token = self.advance();
                 self.advance();
-                Some(Ident {
-                    name: self.text(&token).to_string(),
-                    span: token.span,
-                })
+                Some(Ident { name: self.text(&token).to_string(), span: token.span })
             } else {
                 None
             };
@@ -538,11 +421,7 @@ impl Parser<'_> {
             self.expect(TokenKind::Assign, "'='")?;
         }
         let value = self.scalar()?;
-        Ok(Assignment {
-            names,
-            span: start.to(value.span),
-            value,
-        })
+        Ok(Assignment { names, span: start.to(value.span), value })
     }
 
     fn at_name_followed_by_assign(&self) -> bool {
@@ -601,25 +480,18 @@ impl Parser<'_> {
             let open = self.tokens[self.pos + 1].clone();
             self.advance();
             self.advance();
-            return Err(self
-                .expect_close(TokenKind::RParen, &open, "the literal")
-                .unwrap_err());
+            return Err(self.expect_close(TokenKind::RParen, &open, "the literal").unwrap_err());
         };
         let open_span = self.tokens[self.pos + 1].span;
         let close_span = self.tokens[close_index].span;
-        let content_span = Span {
-            start: open_span.end,
-            end: close_span.start,
-        };
+        let content_span = Span { start: open_span.end, end: close_span.start };
         let content = &self.source[content_span.range()];
         let leading_space = content.len() - content.trim_start().len();
         let raw = content.trim();
         // A single string token inside is the literal's text: `datetime("2015-12-14")`.
         let inner_tokens = &self.tokens[self.pos + 2..close_index];
         let text = match inner_tokens {
-            [only] if only.kind == TokenKind::String && kind != "dynamic" => {
-                only.value.clone().unwrap_or_default()
-            }
+            [only] if only.kind == TokenKind::String && kind != "dynamic" => only.value.clone().unwrap_or_default(),
             _ => raw.to_string(),
         };
         let span = token.span.to(close_span);
@@ -630,38 +502,28 @@ impl Parser<'_> {
                 "datetime" => match literal::parse_datetime(&text) {
                     Some(nanos) => Literal::DateTime(Some(nanos)),
                     None => {
-                        return Err(self.invalid_literal(
-                            content_span,
-                            format!("invalid datetime literal '{text}'"),
-                        ));
+                        return Err(self.invalid_literal(content_span, format!("invalid datetime literal '{text}'")));
                     }
                 },
                 "timespan" => match literal::parse_timespan(&text) {
                     Some(nanos) => Literal::Timespan(Some(nanos)),
                     None => {
-                        return Err(self.invalid_literal(
-                            content_span,
-                            format!("invalid timespan literal '{text}'"),
-                        ));
+                        return Err(self.invalid_literal(content_span, format!("invalid timespan literal '{text}'")));
                     }
                 },
                 "guid" => match normalize_guid(&text) {
                     Some(guid) => Literal::Guid(Some(guid)),
                     None => {
-                        return Err(self.invalid_literal(
-                            content_span,
-                            format!("invalid guid literal '{text}'"),
-                        ));
+                        return Err(self.invalid_literal(content_span, format!("invalid guid literal '{text}'")));
                     }
                 },
                 "dynamic" => match super::dynamic::parse_dynamic(raw) {
                     Ok(json) => Literal::Dynamic(json),
                     Err((offset, message)) => {
                         let at = content_span.start as usize + leading_space + offset;
-                        return Err(self.invalid_literal(
-                            Span::new(at, at + 1),
-                            format!("invalid dynamic literal: {message}"),
-                        ));
+                        return Err(
+                            self.invalid_literal(Span::new(at, at + 1), format!("invalid dynamic literal: {message}"))
+                        );
                     }
                 },
                 _ => match scalar_literal(kind, &text) {
@@ -713,11 +575,7 @@ fn string_op(word: &str) -> Option<StringOp> {
         "hassuffix_cs" => (StringOpKind::HasSuffix, true, false),
         _ => return None,
     };
-    Some(StringOp {
-        kind,
-        negated,
-        case_sensitive,
-    })
+    Some(StringOp { kind, negated, case_sensitive })
 }
 
 fn parse_integer(text: &str) -> Option<i64> {
@@ -776,9 +634,7 @@ fn scalar_literal(kind: &str, text: &str) -> Option<Literal> {
                 "inf" | "+inf" => f64::INFINITY,
                 "-inf" => f64::NEG_INFINITY,
                 other => {
-                    if !other.starts_with(|c: char| {
-                        c.is_ascii_digit() || c == '-' || c == '+' || c == '.'
-                    }) {
+                    if !other.starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+' || c == '.') {
                         return None;
                     }
                     other.parse().ok()?
@@ -788,9 +644,10 @@ fn scalar_literal(kind: &str, text: &str) -> Option<Literal> {
         }
         "decimal" => {
             let valid = !text.is_empty()
-                && text.trim_start_matches(['-', '+']).chars().all(|c| {
-                    c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+'
-                });
+                && text
+                    .trim_start_matches(['-', '+'])
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+');
             valid.then(|| Literal::Decimal(Some(text.to_string())))
         }
         _ => None,
@@ -808,23 +665,10 @@ fn parse_signed_integer(text: &str) -> Option<i64> {
 
 /// A GUID in its canonical lower-case hyphenated form.
 pub fn normalize_guid(text: &str) -> Option<String> {
-    let hex: String = text
-        .trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
+    let hex: String = text.trim().trim_start_matches('{').trim_end_matches('}').chars().filter(|c| *c != '-').collect();
     if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let hex = hex.to_ascii_lowercase();
-    Some(format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    ))
+    Some(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
 }

@@ -30,13 +30,7 @@ impl Parsed {
 
 pub fn parse(source: &str) -> Parsed {
     let (tokens, lexer_diagnostics) = tokenize(source);
-    let mut parser = Parser {
-        source,
-        tokens,
-        pos: 0,
-        diagnostics: lexer_diagnostics,
-        depth: 0,
-    };
+    let mut parser = Parser { source, tokens, pos: 0, diagnostics: lexer_diagnostics, depth: 0 };
     let query = parser.query();
     let mut diagnostics = parser.diagnostics;
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
@@ -142,16 +136,8 @@ impl<'a> Parser<'a> {
     fn error_here(&mut self, expected: &str) -> Abandoned {
         let token = self.peek().clone();
         let found = self.describe(&token);
-        let code = if token.kind == TokenKind::Eof {
-            Code::UnexpectedEnd
-        } else {
-            Code::UnexpectedToken
-        };
-        self.diagnostics.push(Diagnostic::error(
-            code,
-            token.span,
-            format!("expected {expected}, found {found}"),
-        ));
+        let code = if token.kind == TokenKind::Eof { Code::UnexpectedEnd } else { Code::UnexpectedToken };
+        self.diagnostics.push(Diagnostic::error(code, token.span, format!("expected {expected}, found {found}")));
         Abandoned
     }
 
@@ -159,11 +145,7 @@ impl<'a> Parser<'a> {
         match token.kind {
             TokenKind::Ident => format!("'{}'", self.text(token)),
             TokenKind::Eof | TokenKind::Error => token.kind.describe().to_string(),
-            kind if matches!(
-                kind,
-                TokenKind::Int | TokenKind::Real | TokenKind::Timespan | TokenKind::String
-            ) =>
-            {
+            kind if matches!(kind, TokenKind::Int | TokenKind::Real | TokenKind::Timespan | TokenKind::String) => {
                 let text = self.text(token);
                 if text.chars().count() > 24 {
                     kind.describe().to_string()
@@ -176,19 +158,11 @@ impl<'a> Parser<'a> {
     }
 
     fn expect(&mut self, kind: TokenKind, expected: &str) -> PResult<Token> {
-        if self.at(kind) {
-            Ok(self.advance())
-        } else {
-            Err(self.error_here(expected))
-        }
+        if self.at(kind) { Ok(self.advance()) } else { Err(self.error_here(expected)) }
     }
 
     fn expect_word(&mut self, word: &str) -> PResult<Token> {
-        if self.at_word(word) {
-            Ok(self.advance())
-        } else {
-            Err(self.error_here(&format!("'{word}'")))
-        }
+        if self.at_word(word) { Ok(self.advance()) } else { Err(self.error_here(&format!("'{word}'"))) }
     }
 
     /// Expects the closing bracket of `open`, reporting an unbalanced bracket against the opener.
@@ -199,24 +173,12 @@ impl<'a> Parser<'a> {
         let token = self.peek().clone();
         let found = self.describe(&token);
         let message = if token.kind == TokenKind::Eof {
-            format!(
-                "unbalanced {}: {} opened here is never closed",
-                open.kind.describe(),
-                open.kind.describe()
-            )
+            format!("unbalanced {}: {} opened here is never closed", open.kind.describe(), open.kind.describe())
         } else {
-            format!(
-                "expected {} to close {context}, found {found}",
-                close.describe()
-            )
+            format!("expected {} to close {context}, found {found}", close.describe())
         };
-        let span = if token.kind == TokenKind::Eof {
-            open.span
-        } else {
-            token.span
-        };
-        self.diagnostics
-            .push(Diagnostic::error(Code::UnbalancedBracket, span, message));
+        let span = if token.kind == TokenKind::Eof { open.span } else { token.span };
+        self.diagnostics.push(Diagnostic::error(Code::UnbalancedBracket, span, message));
         Err(Abandoned)
     }
 
@@ -291,10 +253,7 @@ impl<'a> Parser<'a> {
     }
 
     fn can_start_statement(&self) -> bool {
-        matches!(
-            self.kind(),
-            TokenKind::Ident | TokenKind::LParen | TokenKind::LBracket
-        )
+        matches!(self.kind(), TokenKind::Ident | TokenKind::LParen | TokenKind::LBracket)
     }
 
     fn statement(&mut self) -> PResult<Statement> {
@@ -304,26 +263,15 @@ impl<'a> Parser<'a> {
         if self.at_word("set") && self.kind_at(1) == TokenKind::Ident {
             let start = self.advance().span;
             let name = self.ident_including_dots()?;
-            let value = if self.eat(TokenKind::Assign) {
-                Some(self.scalar()?)
-            } else {
-                None
-            };
-            return Ok(Statement::Set {
-                name,
-                value,
-                span: start.to(self.previous_span()),
-            });
+            let value = if self.eat(TokenKind::Assign) { Some(self.scalar()?) } else { None };
+            return Ok(Statement::Set { name, value, span: start.to(self.previous_span()) });
         }
         if self.at_word("declare") && self.at_word_at(1, "query_parameters") {
             let start = self.advance().span;
             self.advance();
             let open = self.expect(TokenKind::LParen, "'(' after query_parameters")?;
             let parameters = self.parameters(&open)?;
-            return Ok(Statement::DeclareQueryParameters {
-                parameters,
-                span: start.to(self.previous_span()),
-            });
+            return Ok(Statement::DeclareQueryParameters { parameters, span: start.to(self.previous_span()) });
         }
         if self.at_word("alias") || self.at_word("restrict") || self.at_word("pattern") {
             let token = self.peek().clone();
@@ -347,11 +295,7 @@ impl<'a> Parser<'a> {
         } else {
             LetValue::Expr(self.expr()?)
         };
-        Ok(LetStatement {
-            name,
-            value,
-            span: start.to(self.previous_span()),
-        })
+        Ok(LetStatement { name, value, span: start.to(self.previous_span()) })
     }
 
     /// `(`, `view (`, followed by `)` then `{`, or a parameter `name:`.
@@ -364,8 +308,7 @@ impl<'a> Parser<'a> {
             TokenKind::RParen => self.kind_at(offset + 2) == TokenKind::LBrace,
             TokenKind::Ident => self.kind_at(offset + 2) == TokenKind::Colon,
             TokenKind::LBracket => {
-                self.kind_at(offset + 2) == TokenKind::String
-                    && self.kind_at(offset + 4) == TokenKind::Colon
+                self.kind_at(offset + 2) == TokenKind::String && self.kind_at(offset + 4) == TokenKind::Colon
             }
             _ => false,
         }
@@ -377,12 +320,7 @@ impl<'a> Parser<'a> {
         let open = self.expect(TokenKind::LParen, "'(' to start the parameter list")?;
         let parameters = self.parameters(&open)?;
         let body = self.function_body()?;
-        Ok(FunctionDefinition {
-            parameters,
-            body,
-            is_view,
-            span: start.to(self.previous_span()),
-        })
+        Ok(FunctionDefinition { parameters, body, is_view, span: start.to(self.previous_span()) })
     }
 
     /// `{ let a = ...; ...; result }`
@@ -401,10 +339,7 @@ impl<'a> Parser<'a> {
         while self.eat(TokenKind::Semicolon) {}
         self.expect_close(TokenKind::RBrace, &open, "the function body")?;
         self.leave();
-        Ok(FunctionBody {
-            lets,
-            result: Box::new(result),
-        })
+        Ok(FunctionBody { lets, result: Box::new(result) })
     }
 
     /// The parameters after an opening `(`, through the closing `)`.
@@ -419,18 +354,11 @@ impl<'a> Parser<'a> {
             let ty = if self.at(TokenKind::LParen) {
                 let open = self.advance();
                 let (columns, open_schema) = self.column_declarations(&open)?;
-                ParameterType::Tabular {
-                    columns,
-                    open: open_schema,
-                }
+                ParameterType::Tabular { columns, open: open_schema }
             } else {
                 ParameterType::Scalar(self.type_name()?)
             };
-            let default = if self.eat(TokenKind::Assign) {
-                Some(self.scalar()?)
-            } else {
-                None
-            };
+            let default = if self.eat(TokenKind::Assign) { Some(self.scalar()?) } else { None };
             parameters.push(Parameter { name, ty, default });
             if self.eat(TokenKind::Comma) {
                 continue;
@@ -467,15 +395,14 @@ impl<'a> Parser<'a> {
 
     pub(crate) fn type_name(&mut self) -> PResult<TypeName> {
         if !self.at(TokenKind::Ident) {
-            return Err(self.error_here("a type name (bool, int, long, real, decimal, string, datetime, timespan, guid, dynamic)"));
+            return Err(self.error_here(
+                "a type name (bool, int, long, real, decimal, string, datetime, timespan, guid, dynamic)",
+            ));
         }
         let token = self.advance();
         let written = self.text(&token);
         match canonical_type_name(written) {
-            Some(name) => Ok(TypeName {
-                name: name.to_string(),
-                span: token.span,
-            }),
+            Some(name) => Ok(TypeName { name: name.to_string(), span: token.span }),
             None => {
                 self.diagnostics.push(Diagnostic::error(
                     Code::UnknownName,
@@ -492,10 +419,7 @@ impl<'a> Parser<'a> {
         match self.kind() {
             TokenKind::Ident => {
                 let token = self.advance();
-                Ok(Ident {
-                    name: self.text(&token).to_string(),
-                    span: token.span,
-                })
+                Ok(Ident { name: self.text(&token).to_string(), span: token.span })
             }
             TokenKind::LBracket if self.kind_at(1) == TokenKind::String => self.bracketed_name(),
             _ => Err(self.error_here(expected)),
@@ -507,10 +431,7 @@ impl<'a> Parser<'a> {
         let open = self.expect(TokenKind::LBracket, "'['")?;
         let token = self.expect(TokenKind::String, "a quoted name")?;
         let close = self.expect_close(TokenKind::RBracket, &open, "the bracketed name")?;
-        Ok(Ident {
-            name: token.value.unwrap_or_default(),
-            span: open.span.to(close.span),
-        })
+        Ok(Ident { name: token.value.unwrap_or_default(), span: open.span.to(close.span) })
     }
 
     /// `a.b.c` as one name (for `set` and option names like `hint.strategy`).

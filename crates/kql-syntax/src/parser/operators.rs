@@ -59,9 +59,7 @@ impl Parser<'_> {
     /// The operator name at the cursor, with hyphenated parts joined (`project-away`).
     fn operator_name(&mut self) -> PResult<(String, Span)> {
         if !self.at(TokenKind::Ident) {
-            return Err(self.error_here(
-                "an operator name after '|' (where, project, extend, summarize, ...)",
-            ));
+            return Err(self.error_here("an operator name after '|' (where, project, extend, summarize, ...)"));
         }
         let first = self.advance();
         let mut name = self.text(&first).to_string();
@@ -100,11 +98,8 @@ impl Parser<'_> {
             "project-by-names" => OperatorKind::ProjectByNames(self.expr_list()?),
             "summarize" => self.summarize()?,
             "count" => {
-                let name = if self.eat_word("as") {
-                    Some(self.declared_name("a column name after 'as'")?)
-                } else {
-                    None
-                };
+                let name =
+                    if self.eat_word("as") { Some(self.declared_name("a column name after 'as'")?) } else { None };
                 OperatorKind::Count { name }
             }
             "take" | "limit" => {
@@ -137,37 +132,23 @@ impl Parser<'_> {
             "union" => self.union()?,
             "as" => {
                 let options = self.options()?;
-                OperatorKind::As {
-                    options,
-                    name: self.declared_name("a name after 'as'")?,
-                }
+                OperatorKind::As { options, name: self.declared_name("a name after 'as'")? }
             }
-            "parse" | "parse-where" => {
-                OperatorKind::Parse(self.parse_operator(name == "parse-where")?)
-            }
+            "parse" | "parse-where" => OperatorKind::Parse(self.parse_operator(name == "parse-where")?),
             "parse-kv" => self.parse_kv()?,
             "mv-expand" | "mvexpand" => OperatorKind::MvExpand(self.mv_expand()?),
             "mv-apply" | "mvapply" => OperatorKind::MvApply(self.mv_apply()?),
             "make-series" => OperatorKind::MakeSeries(self.make_series()?),
             "getschema" => OperatorKind::Getschema,
             "serialize" => {
-                let list = if self.at_operator_end() {
-                    Vec::new()
-                } else {
-                    self.assignments()?
-                };
+                let list = if self.at_operator_end() { Vec::new() } else { self.assignments()? };
                 OperatorKind::Serialize(list)
             }
-            "sample" => OperatorKind::Sample {
-                count: self.scalar()?,
-            },
+            "sample" => OperatorKind::Sample { count: self.scalar()? },
             "sample-distinct" => {
                 let count = self.scalar()?;
                 self.expect_word("of")?;
-                OperatorKind::SampleDistinct {
-                    count,
-                    column: self.scalar()?,
-                }
+                OperatorKind::SampleDistinct { count, column: self.scalar()? }
             }
             "evaluate" => self.evaluate()?,
             "render" => self.render()?,
@@ -195,11 +176,7 @@ impl Parser<'_> {
             }
             "search" => self.search()?,
             "find" => self.find()?,
-            "print" => OperatorKind::Print(if self.at_operator_end() {
-                Vec::new()
-            } else {
-                self.assignments()?
-            }),
+            "print" => OperatorKind::Print(if self.at_operator_end() { Vec::new() } else { self.assignments()? }),
             "range" => self.range()?,
             "datatable" => self.datatable()?,
             "externaldata" | "external_data" => self.externaldata()?,
@@ -220,11 +197,8 @@ impl Parser<'_> {
                 return Err(Abandoned);
             }
             _ => {
-                let mut diagnostic = Diagnostic::error(
-                    Code::UnknownOperator,
-                    name_span,
-                    format!("unknown operator '{name}'"),
-                );
+                let mut diagnostic =
+                    Diagnostic::error(Code::UnknownOperator, name_span, format!("unknown operator '{name}'"));
                 if let Some(candidate) = suggest(&name, OPERATOR_NAMES.iter().copied()) {
                     diagnostic = diagnostic.with_help(format!("did you mean '{candidate}'?"));
                 }
@@ -233,20 +207,13 @@ impl Parser<'_> {
             }
         };
         self.check_operator_end(&name)?;
-        Ok(Operator {
-            kind,
-            span: name_span.to(self.previous_span()),
-        })
+        Ok(Operator { kind, span: name_span.to(self.previous_span()) })
     }
 
     fn at_operator_end(&self) -> bool {
         matches!(
             self.kind(),
-            TokenKind::Pipe
-                | TokenKind::Semicolon
-                | TokenKind::Eof
-                | TokenKind::RParen
-                | TokenKind::RBrace
+            TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof | TokenKind::RParen | TokenKind::RBrace
         )
     }
 
@@ -258,9 +225,7 @@ impl Parser<'_> {
         if self.at(TokenKind::Comma) && self.peek().newline_before {
             return Ok(());
         }
-        Err(self.error_here(&format!(
-            "'|' or the end of the query after the '{operator}' operator"
-        )))
+        Err(self.error_here(&format!("'|' or the end of the query after the '{operator}' operator")))
     }
 
     /// `name=value` operator options (`kind=inner`, `hint.strategy=shuffle`, `withsource=T`).
@@ -310,10 +275,7 @@ impl Parser<'_> {
                 let mut name = self.text(&token).to_string();
                 let mut span = token.span;
                 // `kind=inner` values are names; `hint.x=a.b` may be dotted.
-                while self.at(TokenKind::Dot)
-                    && self.kind_at(1) == TokenKind::Ident
-                    && self.adjacent(0)
-                {
+                while self.at(TokenKind::Dot) && self.kind_at(1) == TokenKind::Ident && self.adjacent(0) {
                     self.advance();
                     let part = self.advance();
                     name.push('.');
@@ -359,10 +321,7 @@ impl Parser<'_> {
                     Expr::new(ExprKind::Literal(Literal::Real(Some(-v))), span)
                 }
                 other => Expr::new(
-                    ExprKind::Unary {
-                        op: UnaryOp::Negate,
-                        operand: Box::new(Expr::new(other, inner.span)),
-                    },
+                    ExprKind::Unary { op: UnaryOp::Negate, operand: Box::new(Expr::new(other, inner.span)) },
                     span,
                 ),
             });
@@ -439,10 +398,8 @@ impl Parser<'_> {
         let first = self.advance();
         let mut pattern = self.text(&first).to_string();
         let mut span = first.span;
-        while matches!(
-            self.kind(),
-            TokenKind::Ident | TokenKind::Star | TokenKind::Int
-        ) && self.previous_span().end == self.peek().span.start
+        while matches!(self.kind(), TokenKind::Ident | TokenKind::Star | TokenKind::Int)
+            && self.previous_span().end == self.peek().span.start
         {
             let part = self.advance();
             pattern.push_str(self.text(&part));
@@ -451,10 +408,7 @@ impl Parser<'_> {
         let kind = if pattern.contains('*') {
             ExprKind::Wildcard(pattern)
         } else {
-            ExprKind::Name(Ident {
-                name: pattern,
-                span,
-            })
+            ExprKind::Name(Ident { name: pattern, span })
         };
         Ok(Expr::new(kind, span))
     }
@@ -471,10 +425,7 @@ impl Parser<'_> {
         let mut list = Vec::new();
         loop {
             let new = self.declared_name("the new column name")?;
-            self.expect(
-                TokenKind::Assign,
-                "'=' between the new and the old column name",
-            )?;
+            self.expect(TokenKind::Assign, "'=' between the new and the old column name")?;
             let old = self.declared_name("the column to rename")?;
             list.push((new, old));
             if !self.eat(TokenKind::Comma) {
@@ -519,11 +470,7 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok(SortKey {
-            value,
-            order,
-            nulls,
-        })
+        Ok(SortKey { value, order, nulls })
     }
 
     fn sort_keys(&mut self) -> PResult<Vec<SortKey>> {
@@ -536,11 +483,7 @@ impl Parser<'_> {
 
     fn summarize(&mut self) -> PResult<OperatorKind> {
         let options = self.options()?;
-        let aggregates = if self.at_word("by") || self.at_operator_end() {
-            Vec::new()
-        } else {
-            self.assignments()?
-        };
+        let aggregates = if self.at_word("by") || self.at_operator_end() { Vec::new() } else { self.assignments()? };
         let by = if self.at_word("by") {
             let by_token = self.advance();
             if self.at_operator_end() {
@@ -555,11 +498,7 @@ impl Parser<'_> {
         } else {
             Vec::new()
         };
-        Ok(OperatorKind::Summarize {
-            options,
-            aggregates,
-            by,
-        })
+        Ok(OperatorKind::Summarize { options, aggregates, by })
     }
 
     fn top(&mut self) -> PResult<OperatorKind> {
@@ -568,21 +507,13 @@ impl Parser<'_> {
         self.expect_word("by")?;
         let by = self.sort_key()?;
         let with_others = None;
-        Ok(OperatorKind::Top {
-            count,
-            by,
-            with_others,
-        })
+        Ok(OperatorKind::Top { count, by, with_others })
     }
 
     fn top_nested(&mut self) -> PResult<OperatorKind> {
         let mut levels = Vec::new();
         loop {
-            let count = if self.at_word("of") {
-                None
-            } else {
-                Some(self.scalar()?)
-            };
+            let count = if self.at_word("of") { None } else { Some(self.scalar()?) };
             self.expect_word("of")?;
             let of = self.assignment()?;
             let with_others = if self.at_word("with") && self.at_word_at(1, "others") {
@@ -596,13 +527,7 @@ impl Parser<'_> {
             self.expect_word("by")?;
             let by = self.assignment()?;
             let order = self.sort_order();
-            levels.push(TopNestedLevel {
-                count,
-                of,
-                with_others,
-                by,
-                order,
-            });
+            levels.push(TopNestedLevel { count, of, with_others, by, order });
             if !self.eat(TokenKind::Comma) {
                 break;
             }
@@ -630,10 +555,7 @@ impl Parser<'_> {
             let open = self.advance();
             let inner = self.expr()?;
             let close = self.expect_close(TokenKind::RParen, &open, "the subquery")?;
-            return Ok(Expr::new(
-                ExprKind::Parenthesized(Box::new(inner)),
-                open.span.to(close.span),
-            ));
+            return Ok(Expr::new(ExprKind::Parenthesized(Box::new(inner)), open.span.to(close.span)));
         }
         self.unary_table()
     }
@@ -705,11 +627,9 @@ impl Parser<'_> {
                     }
                 }
                 "flags" => {
-                    flags = option.value.as_name().map(str::to_string).or_else(|| {
-                        match &option.value.kind {
-                            ExprKind::Literal(Literal::String(s)) => Some(s.clone()),
-                            _ => None,
-                        }
+                    flags = option.value.as_name().map(str::to_string).or_else(|| match &option.value.kind {
+                        ExprKind::Literal(Literal::String(s)) => Some(s.clone()),
+                        _ => None,
                     })
                 }
                 _ => {}
@@ -735,42 +655,27 @@ impl Parser<'_> {
                 }
                 TokenKind::Ident | TokenKind::LBracket => {
                     let name = self.declared_name("a column name")?;
-                    let ty = if self.eat(TokenKind::Colon) {
-                        Some(self.type_name()?)
-                    } else {
-                        None
-                    };
+                    let ty = if self.eat(TokenKind::Colon) { Some(self.type_name()?) } else { None };
                     pattern.push(ParsePart::Column(name, ty));
                 }
                 TokenKind::Comma => {
                     self.advance();
                 }
                 _ => {
-                    return Err(
-                        self.error_here("a string, a column name or '*' in the parse pattern")
-                    );
+                    return Err(self.error_here("a string, a column name or '*' in the parse pattern"));
                 }
             }
         }
         if pattern.is_empty() {
             return Err(self.error_here("a parse pattern after 'with'"));
         }
-        Ok(ParseOperator {
-            kind,
-            flags,
-            source,
-            pattern,
-            filter,
-        })
+        Ok(ParseOperator { kind, flags, source, pattern, filter })
     }
 
     /// Inside a parse pattern, a name on a new line that is followed by something other than
     /// `:` or a string cannot be part of the pattern; it starts the next statement.
     fn at_new_statement_in_parse(&self) -> bool {
-        !matches!(
-            self.kind_at(1),
-            TokenKind::Colon | TokenKind::String | TokenKind::Star | TokenKind::Pipe
-        )
+        !matches!(self.kind_at(1), TokenKind::Colon | TokenKind::String | TokenKind::Star | TokenKind::Pipe)
     }
 
     fn parse_kv(&mut self) -> PResult<OperatorKind> {
@@ -778,16 +683,8 @@ impl Parser<'_> {
         self.expect_word("as")?;
         let open = self.expect(TokenKind::LParen, "'(' and the columns to extract")?;
         let (columns, _) = self.column_declarations(&open)?;
-        let options = if self.eat_word("with") {
-            self.plain_options()?
-        } else {
-            Vec::new()
-        };
-        Ok(OperatorKind::ParseKv(ParseKvOperator {
-            source,
-            columns,
-            options,
-        }))
+        let options = if self.eat_word("with") { self.plain_options()? } else { Vec::new() };
+        Ok(OperatorKind::ParseKv(ParseKvOperator { source, columns, options }))
     }
 
     fn mv_expand_items(&mut self) -> PResult<Vec<MvExpandItem>> {
@@ -814,37 +711,20 @@ impl Parser<'_> {
     fn mv_expand(&mut self) -> PResult<MvExpandOperator> {
         let options = self.options()?;
         let items = self.mv_expand_items()?;
-        let limit = if self.eat_word("limit") {
-            Some(self.scalar()?)
-        } else {
-            None
-        };
-        Ok(MvExpandOperator {
-            options,
-            items,
-            limit,
-        })
+        let limit = if self.eat_word("limit") { Some(self.scalar()?) } else { None };
+        Ok(MvExpandOperator { options, items, limit })
     }
 
     fn mv_apply(&mut self) -> PResult<MvApplyOperator> {
         let options = self.options()?;
         let items = self.mv_expand_items()?;
-        let limit = if self.eat_word("limit") {
-            Some(self.scalar()?)
-        } else {
-            None
-        };
+        let limit = if self.eat_word("limit") { Some(self.scalar()?) } else { None };
         if self.eat_word("id") {
             self.scalar()?;
         }
         self.expect_word("on")?;
         let subquery = self.subquery()?;
-        Ok(MvApplyOperator {
-            options,
-            items,
-            limit,
-            subquery,
-        })
+        Ok(MvApplyOperator { options, items, limit, subquery })
     }
 
     /// `( operator | operator ... )` whose input is the enclosing operator's context.
@@ -858,24 +738,12 @@ impl Parser<'_> {
     /// A pipeline that starts with an operator rather than a table.
     fn context_pipeline(&mut self) -> PResult<Expr> {
         let start = self.peek().span;
-        let mut expr = Expr::new(
-            ExprKind::ContextInput,
-            Span {
-                start: start.start,
-                end: start.start,
-            },
-        );
+        let mut expr = Expr::new(ExprKind::ContextInput, Span { start: start.start, end: start.start });
         self.eat(TokenKind::Pipe);
         loop {
             let operator = self.operator()?;
             let span = expr.span.to(operator.span);
-            expr = Expr::new(
-                ExprKind::Pipe {
-                    input: Box::new(expr),
-                    operator: Box::new(operator),
-                },
-                span,
-            );
+            expr = Expr::new(ExprKind::Pipe { input: Box::new(expr), operator: Box::new(operator) }, span);
             if !self.eat(TokenKind::Pipe) {
                 return Ok(expr);
             }
@@ -894,10 +762,7 @@ impl Parser<'_> {
             } else {
                 None
             };
-            aggregates.push(MakeSeriesAggregate {
-                assignment,
-                default,
-            });
+            aggregates.push(MakeSeriesAggregate { assignment, default });
             if !self.eat(TokenKind::Comma) {
                 break;
             }
@@ -918,33 +783,13 @@ impl Parser<'_> {
             step = self.scalar()?;
             self.expect_close(TokenKind::RParen, &open, "range")?;
         } else {
-            from = if self.eat_word("from") {
-                Some(self.scalar()?)
-            } else {
-                None
-            };
-            to = if self.eat_word("to") {
-                Some(self.scalar()?)
-            } else {
-                None
-            };
+            from = if self.eat_word("from") { Some(self.scalar()?) } else { None };
+            to = if self.eat_word("to") { Some(self.scalar()?) } else { None };
             self.expect_word("step")?;
             step = self.scalar()?;
         }
-        let by = if self.eat_word("by") {
-            self.assignments()?
-        } else {
-            Vec::new()
-        };
-        Ok(MakeSeriesOperator {
-            options,
-            aggregates,
-            on,
-            from,
-            to,
-            step,
-            by,
-        })
+        let by = if self.eat_word("by") { self.assignments()? } else { Vec::new() };
+        Ok(MakeSeriesOperator { options, aggregates, on, from, to, step, by })
     }
 
     fn evaluate(&mut self) -> PResult<OperatorKind> {
@@ -964,16 +809,11 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok(OperatorKind::Evaluate {
-            options,
-            call,
-            output_schema,
-        })
+        Ok(OperatorKind::Evaluate { options, call, output_schema })
     }
 
     fn render(&mut self) -> PResult<OperatorKind> {
-        let chart =
-            self.declared_name("a chart type after 'render' (table, timechart, barchart, ...)")?;
+        let chart = self.declared_name("a chart type after 'render' (table, timechart, barchart, ...)")?;
         let mut properties = Vec::new();
         if self.eat_word("with") {
             properties = self.plain_options()?;
@@ -990,9 +830,7 @@ impl Parser<'_> {
 
     fn fork(&mut self) -> PResult<OperatorKind> {
         let mut branches = Vec::new();
-        while self.at(TokenKind::LParen)
-            || self.at(TokenKind::Ident) && self.kind_at(1) == TokenKind::Assign
-        {
+        while self.at(TokenKind::LParen) || self.at(TokenKind::Ident) && self.kind_at(1) == TokenKind::Assign {
             let name = if self.at(TokenKind::Ident) {
                 let name = self.declared_name("a branch name")?;
                 self.advance();
@@ -1014,11 +852,7 @@ impl Parser<'_> {
         while self.eat(TokenKind::Comma) {
             columns.push(self.declared_name("a column name")?);
         }
-        let with = if self.eat_word("with") {
-            Some(self.subquery()?)
-        } else {
-            None
-        };
+        let with = if self.eat_word("with") { Some(self.subquery()?) } else { None };
         Ok(OperatorKind::Facet { columns, with })
     }
 
@@ -1034,11 +868,7 @@ impl Parser<'_> {
         } else {
             self.subquery()?
         };
-        Ok(OperatorKind::Partition {
-            options,
-            by,
-            subquery,
-        })
+        Ok(OperatorKind::Partition { options, by, subquery })
     }
 
     fn scan(&mut self) -> PResult<ScanOperator> {
@@ -1080,34 +910,20 @@ impl Parser<'_> {
                     self.expect(TokenKind::Assign, "'='")?;
                     let value = self.scalar()?;
                     let span = target.span.to(value.span);
-                    assignments.push(Assignment {
-                        names: vec![target],
-                        value,
-                        span,
-                    });
+                    assignments.push(Assignment { names: vec![target], value, span });
                     if !self.eat(TokenKind::Comma) {
                         break;
                     }
                 }
             }
             self.expect(TokenKind::Semicolon, "';' after the scan step")?;
-            steps.push(ScanStep {
-                name,
-                optional,
-                condition,
-                assignments,
-            });
+            steps.push(ScanStep { name, optional, condition, assignments });
         }
         if steps.is_empty() {
             return Err(self.error_here("'step' in the scan"));
         }
         self.expect_close(TokenKind::RParen, &open, "the scan steps")?;
-        Ok(ScanOperator {
-            order_by,
-            partition_by,
-            declare,
-            steps,
-        })
+        Ok(ScanOperator { order_by, partition_by, declare, steps })
     }
 
     fn search(&mut self) -> PResult<OperatorKind> {
@@ -1125,11 +941,7 @@ impl Parser<'_> {
             Vec::new()
         };
         let predicate = self.scalar()?;
-        Ok(OperatorKind::Search {
-            options,
-            tables,
-            predicate,
-        })
+        Ok(OperatorKind::Search { options, tables, predicate })
     }
 
     fn find(&mut self) -> PResult<OperatorKind> {
@@ -1154,12 +966,7 @@ impl Parser<'_> {
         } else {
             None
         };
-        Ok(OperatorKind::Find {
-            options,
-            tables,
-            predicate,
-            project,
-        })
+        Ok(OperatorKind::Find { options, tables, predicate, project })
     }
 
     fn range(&mut self) -> PResult<OperatorKind> {
@@ -1170,12 +977,7 @@ impl Parser<'_> {
         let to = self.scalar()?;
         self.expect_word("step")?;
         let step = self.scalar()?;
-        Ok(OperatorKind::Range {
-            column,
-            from,
-            to,
-            step,
-        })
+        Ok(OperatorKind::Range { column, from, to, step })
     }
 
     fn datatable(&mut self) -> PResult<OperatorKind> {
@@ -1220,15 +1022,12 @@ impl Parser<'_> {
         let next = self.kind_at(1);
         let is_source = match word {
             "print" => {
-                !matches!(
-                    next,
-                    TokenKind::Assign | TokenKind::Dot | TokenKind::LBracket
-                ) || self.kind_at(2) == TokenKind::String
+                !matches!(next, TokenKind::Assign | TokenKind::Dot | TokenKind::LBracket)
+                    || self.kind_at(2) == TokenKind::String
             }
             "range" => next == TokenKind::Ident || next == TokenKind::LBracket,
             "datatable" => {
-                next == TokenKind::LParen
-                    || (next == TokenKind::Ident && self.kind_at(2) == TokenKind::Assign)
+                next == TokenKind::LParen || (next == TokenKind::Ident && self.kind_at(2) == TokenKind::Assign)
             }
             "externaldata" | "external_data" => next == TokenKind::LParen,
             "union" => !matches!(
@@ -1273,11 +1072,7 @@ impl Parser<'_> {
     fn source_operator_body(&mut self) -> PResult<Operator> {
         let (name, name_span) = self.operator_name()?;
         let kind = match name.as_str() {
-            "print" => OperatorKind::Print(if self.at_operator_end() {
-                Vec::new()
-            } else {
-                self.assignments()?
-            }),
+            "print" => OperatorKind::Print(if self.at_operator_end() { Vec::new() } else { self.assignments()? }),
             "range" => self.range()?,
             "datatable" => self.datatable()?,
             "externaldata" | "external_data" => self.externaldata()?,
@@ -1287,9 +1082,6 @@ impl Parser<'_> {
             "evaluate" => self.evaluate()?,
             _ => return Err(self.error_here("a source operator")),
         };
-        Ok(Operator {
-            kind,
-            span: name_span.to(self.previous_span()),
-        })
+        Ok(Operator { kind, span: name_span.to(self.previous_span()) })
     }
 }

@@ -3,11 +3,7 @@ use crate::ast::*;
 
 fn parse_ok(source: &str) -> Query {
     let parsed = parse(source);
-    assert!(
-        parsed.diagnostics.is_empty(),
-        "{source}\n{:#?}",
-        parsed.diagnostics
-    );
+    assert!(parsed.diagnostics.is_empty(), "{source}\n{:#?}", parsed.diagnostics);
     parsed.query
 }
 
@@ -21,15 +17,9 @@ fn pipeline_with_operators() {
 
 #[test]
 fn let_statements_and_functions() {
-    let query = parse_ok(
-        "let x = 5; let f = (a:long, b:string = 'd') { a + 1 }; let T = view () { print 1 }; f(x)",
-    );
+    let query = parse_ok("let x = 5; let f = (a:long, b:string = 'd') { a + 1 }; let T = view () { print 1 }; f(x)");
     assert_eq!(query.statements.len(), 4);
-    let Statement::Let(LetStatement {
-        value: LetValue::Function(function),
-        ..
-    }) = &query.statements[1]
-    else {
+    let Statement::Let(LetStatement { value: LetValue::Function(function), .. }) = &query.statements[1] else {
         panic!()
     };
     assert_eq!(function.parameters.len(), 2);
@@ -58,9 +48,7 @@ fn blank_line_separates_statements() {
 
 #[test]
 fn join_and_lookup() {
-    parse_ok(
-        "X | join kind=leftouter (Y | where a > 1) on $left.a == $right.b, c | lookup kind=inner Z on k",
-    );
+    parse_ok("X | join kind=leftouter (Y | where a > 1) on $left.a == $right.b, c | lookup kind=inner Z on k");
 }
 
 #[test]
