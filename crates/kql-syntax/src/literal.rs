@@ -392,6 +392,16 @@ fn parse_rfc822_datetime(text: &str) -> Option<i64> {
     datetime_from_parts(year, month, day, hour, minute, second, 0)?.checked_sub(offset)
 }
 
+/// A GUID in its canonical lower-case hyphenated form.
+pub fn normalize_guid(text: &str) -> Option<String> {
+    let hex: String = text.trim().trim_start_matches('{').trim_end_matches('}').chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    Some(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -511,7 +511,7 @@ impl Parser<'_> {
                         return Err(self.invalid_literal(content_span, format!("invalid timespan literal '{text}'")));
                     }
                 },
-                "guid" => match normalize_guid(&text) {
+                "guid" => match literal::normalize_guid(&text) {
                     Some(guid) => Literal::Guid(Some(guid)),
                     None => {
                         return Err(self.invalid_literal(content_span, format!("invalid guid literal '{text}'")));
@@ -661,14 +661,4 @@ fn parse_signed_integer(text: &str) -> Option<i64> {
     };
     let value = parse_integer(digits)?;
     Some(if negative { -value } else { value })
-}
-
-/// A GUID in its canonical lower-case hyphenated form.
-pub fn normalize_guid(text: &str) -> Option<String> {
-    let hex: String = text.trim().trim_start_matches('{').trim_end_matches('}').chars().filter(|c| *c != '-').collect();
-    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let hex = hex.to_ascii_lowercase();
-    Some(format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32]))
 }

@@ -1,0 +1,231 @@
+//! Uniform read access to Arrow's three string layouts, and the text kernels that KQL's
+//! string operators share (ASCII-fast case-insensitive search, term boundaries).
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, LargeStringArray, StringArray, StringViewArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{DataFusionError, Result};
+
+/// A string column in any of Arrow's layouts. Parquet scans produce views; functions produce
+/// plain UTF-8; both must be accepted everywhere.
+#[derive(Clone, Copy)]
+pub enum StringColumn<'a> {
+    Utf8(&'a StringArray),
+    Large(&'a LargeStringArray),
+    View(&'a StringViewArray),
+}
+
+impl<'a> StringColumn<'a> {
+    pub fn new(array: &'a ArrayRef) -> Result<StringColumn<'a>> {
+        Ok(match array.data_type() {
+            DataType::Utf8 => StringColumn::Utf8(array.as_string::<i32>()),
+            DataType::LargeUtf8 => StringColumn::Large(array.as_string::<i64>()),
+            DataType::Utf8View => StringColumn::View(array.as_string_view()),
+            other => return Err(DataFusionError::Internal(format!("expected a string column, found {other}"))),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            StringColumn::Utf8(a) => a.len(),
+            StringColumn::Large(a) => a.len(),
+            StringColumn::View(a) => a.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The text at `row`, or `None` for null.
+    #[inline]
+    pub fn get(&self, row: usize) -> Option<&'a str> {
+        match self {
+            StringColumn::Utf8(a) => (!a.is_null(row)).then(|| a.value(row)),
+            StringColumn::Large(a) => (!a.is_null(row)).then(|| a.value(row)),
+            StringColumn::View(a) => (!a.is_null(row)).then(|| a.value(row)),
+        }
+    }
+
+    /// The text at `row`, with null read as empty, which is how KQL sees strings.
+    #[inline]
+    pub fn text(&self, row: usize) -> &'a str {
+        self.get(row).unwrap_or("")
+    }
+
+    pub fn null_count(&self) -> usize {
+        match self {
+            StringColumn::Utf8(a) => a.null_count(),
+            StringColumn::Large(a) => a.null_count(),
+            StringColumn::View(a) => a.null_count(),
+        }
+    }
+}
+
+/// Is `c` part of a term? KQL's terms are runs of ASCII letters and digits; every other
+/// character, including all non-ASCII ones, separates terms.
+#[inline]
+pub fn is_term_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+}
+
+/// A needle prepared for case-insensitive search: its lower-case form, and, when it is ASCII,
+/// a finder for the fast path.
+#[derive(Debug, Clone)]
+pub struct CaseInsensitiveNeedle {
+    lower: String,
+    ascii: bool,
+    first_lower: u8,
+    first_upper: u8,
+}
+
+impl CaseInsensitiveNeedle {
+    pub fn new(needle: &str) -> CaseInsensitiveNeedle {
+        let lower = needle.to_lowercase();
+        let ascii = needle.is_ascii();
+        let first = lower.as_bytes().first().copied().unwrap_or(0);
+        CaseInsensitiveNeedle { ascii, first_lower: first, first_upper: first.to_ascii_uppercase(), lower }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lower.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lower.len()
+    }
+
+    /// Calls `accept(start, end)` for each match in `haystack` until it returns true.
+    pub fn find_where(&self, haystack: &str, mut accept: impl FnMut(&str, usize, usize) -> bool) -> bool {
+        if self.lower.is_empty() {
+            return accept(haystack, 0, 0);
+        }
+        if !self.ascii || !haystack.is_ascii() && !self.ascii_safe(haystack) {
+            let lowered = haystack.to_lowercase();
+            let mut from = 0;
+            while let Some(offset) = lowered[from..].find(&self.lower) {
+                let start = from + offset;
+                if accept(&lowered, start, start + self.lower.len()) {
+                    return true;
+                }
+                from = start + lowered[start..].chars().next().map_or(1, char::len_utf8);
+            }
+            return false;
+        }
+        let bytes = haystack.as_bytes();
+        let needle = self.lower.as_bytes();
+        let mut from = 0;
+        while from + needle.len() <= bytes.len() {
+            let Some(offset) =
+                memchr::memchr2(self.first_lower, self.first_upper, &bytes[from..=bytes.len() - needle.len()])
+            else {
+                return false;
+            };
+            let start = from + offset;
+            if bytes[start..start + needle.len()].eq_ignore_ascii_case(needle)
+                && accept(haystack, start, start + needle.len())
+            {
+                return true;
+            }
+            from = start + 1;
+        }
+        false
+    }
+
+    /// A non-ASCII haystack can still be searched bytewise for an ASCII needle, since UTF-8
+    /// continuation bytes never equal ASCII bytes; lower-casing would only matter for
+    /// characters whose lower case is ASCII (the Kelvin sign), which we accept to miss.
+    fn ascii_safe(&self, _haystack: &str) -> bool {
+        self.ascii
+    }
+
+    pub fn contained_in(&self, haystack: &str) -> bool {
+        self.find_where(haystack, |_, _, _| true)
+    }
+
+    pub fn is_prefix_of(&self, haystack: &str) -> bool {
+        if self.ascii {
+            let h = haystack.as_bytes();
+            h.len() >= self.lower.len() && h[..self.lower.len()].eq_ignore_ascii_case(self.lower.as_bytes())
+        } else {
+            haystack.to_lowercase().starts_with(&self.lower)
+        }
+    }
+
+    pub fn is_suffix_of(&self, haystack: &str) -> bool {
+        if self.ascii {
+            let h = haystack.as_bytes();
+            h.len() >= self.lower.len() && h[h.len() - self.lower.len()..].eq_ignore_ascii_case(self.lower.as_bytes())
+        } else {
+            haystack.to_lowercase().ends_with(&self.lower)
+        }
+    }
+
+    pub fn equals(&self, haystack: &str) -> bool {
+        if self.ascii && haystack.is_ascii() {
+            haystack.eq_ignore_ascii_case(&self.lower)
+        } else {
+            haystack.to_lowercase() == self.lower
+        }
+    }
+}
+
+/// Term matching as KQL's `has`: the needle occurs with a term boundary on each side where
+/// the needle itself begins or ends with a term character.
+pub fn has_term(haystack: &str, needle: &CaseInsensitiveNeedle, prefix_only: bool, suffix_only: bool) -> bool {
+    let needle_bytes = needle.lower.as_bytes();
+    if needle_bytes.is_empty() {
+        return true;
+    }
+    let check_before = !suffix_only && is_term_byte(needle_bytes[0]);
+    let check_after = !prefix_only && is_term_byte(needle_bytes[needle_bytes.len() - 1]);
+    needle.find_where(haystack, |text, start, end| {
+        let bytes = text.as_bytes();
+        (!check_before || start == 0 || !is_term_byte(bytes[start - 1]))
+            && (!check_after || end == bytes.len() || !is_term_byte(bytes[end]))
+    })
+}
+
+/// Case-sensitive term matching (`has_cs`).
+pub fn has_term_case_sensitive(haystack: &str, needle: &str, prefix_only: bool, suffix_only: bool) -> bool {
+    let needle_bytes = needle.as_bytes();
+    if needle_bytes.is_empty() {
+        return true;
+    }
+    let check_before = !suffix_only && is_term_byte(needle_bytes[0]);
+    let check_after = !prefix_only && is_term_byte(needle_bytes[needle_bytes.len() - 1]);
+    let bytes = haystack.as_bytes();
+    memchr::memmem::find_iter(bytes, needle_bytes).any(|start| {
+        let end = start + needle_bytes.len();
+        (!check_before || start == 0 || !is_term_byte(bytes[start - 1]))
+            && (!check_after || end == bytes.len() || !is_term_byte(bytes[end]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn term_matching() {
+        let needle = CaseInsensitiveNeedle::new("admin");
+        assert!(has_term("the Admin user", &needle, false, false));
+        assert!(has_term("admin", &needle, false, false));
+        assert!(has_term("x.ADMIN-y", &needle, false, false));
+        assert!(!has_term("administrator", &needle, false, false));
+        assert!(!has_term("sysadmin", &needle, false, false));
+        assert!(has_term("administrator", &needle, true, false));
+        assert!(has_term("sysadmin", &needle, false, true));
+        assert!(has_term("é admin", &needle, false, false));
+    }
+
+    #[test]
+    fn case_insensitive_search() {
+        let needle = CaseInsensitiveNeedle::new("LoGoN");
+        assert!(needle.contained_in("UserLogonFailed"));
+        assert!(!needle.contained_in("UserLogoff"));
+        assert!(needle.is_prefix_of("logonx"));
+        assert!(needle.is_suffix_of("xLOGON"));
+        let unicode = CaseInsensitiveNeedle::new("ÄB");
+        assert!(unicode.contained_in("xäbx"));
+    }
+}
