@@ -1,1 +1,23 @@
-pub fn placeholder() {}
+//! The KQL engine: binds Kusto Query Language onto Apache DataFusion and runs it.
+//!
+//! Entry points: `Engine::run` (parse, bind, execute) and `Engine::check` (parse and bind
+//! only). Tables come from a `Catalog`; results are `QueryResult`s that render as the Log
+//! Analytics API's JSON, CSV or a text table.
+//!
+//! Architecture invariant: this crate reaches data only through `Catalog`; it knows nothing
+//! of files, storage or HTTP.
+
+mod bind;
+pub mod catalog;
+mod engine;
+pub mod error;
+mod nodes;
+mod relation;
+pub mod result;
+pub mod schema;
+
+pub use catalog::{Catalog, MemoryCatalog, Table};
+pub use engine::{Engine, RunOptions};
+pub use error::QueryError;
+pub use relation::Render;
+pub use result::{QueryResult, ResultTable};

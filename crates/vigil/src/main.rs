@@ -1,1 +1,161 @@
-fn main() {}
+//! The `vigil` command: run and check KQL queries (and, later, serve the SIEM).
+//!
+//! Exit codes: 0 success, 1 the query failed (the diagnostic is on stderr), 2 usage error.
+
+mod tables;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use vigil_kql::schema::{TableSchema, load_schemas};
+use vigil_kql::{Engine, MemoryCatalog, QueryError, RunOptions};
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "A self-hosted SIEM that speaks Microsoft Sentinel's interfaces")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a KQL query over tables read from files.
+    Query {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// A table: NAME=FILE, where FILE is .jsonl, .json (an array), .csv or .parquet.
+        #[arg(long = "table", value_name = "NAME=FILE")]
+        tables: Vec<String>,
+        /// Azure table JSON (a file, or a folder of them) giving column types; tables it
+        /// declares without a --table file are empty.
+        #[arg(long = "schema", value_name = "FILE")]
+        schemas: Vec<PathBuf>,
+        /// The query; read from standard input when absent or '-'.
+        query: Option<String>,
+    },
+    /// Check that a query parses and binds, without running it.
+    Check {
+        /// Only check the syntax.
+        #[arg(long)]
+        syntax_only: bool,
+        /// Azure table JSON (a file, or a folder of them) to check table and column names against.
+        #[arg(long = "schema", value_name = "FILE")]
+        schemas: Vec<PathBuf>,
+        /// The query; read from standard input when absent or '-'.
+        query: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// The Log Analytics query API's JSON.
+    Json,
+    /// An aligned table for people.
+    Table,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// A failure and the exit code it maps to.
+enum Failure {
+    Usage(String),
+    Query(String),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime =
+        match tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 * 1024 * 1024).build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the runtime: {error}");
+                return ExitCode::from(1);
+            }
+        };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Query(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Query { format, tables, schemas, query } => {
+            let query = read_query(query)?;
+            let engine = Engine::new();
+            let schemas = read_schemas(&schemas)?;
+            let catalog = catalog(&engine, &tables, &schemas).await?;
+            let result = engine
+                .run(&query, Arc::new(catalog), RunOptions::default())
+                .await
+                .map_err(|e| query_failure(&e, &query))?;
+            let output = match format {
+                Format::Json => format!("{}\n", result.to_json()),
+                Format::Table => result.to_table(),
+                Format::Csv => result.to_csv(),
+            };
+            print!("{output}");
+            Ok(())
+        }
+        Command::Check { syntax_only, schemas, query } => {
+            let query = read_query(query)?;
+            let engine = Engine::new();
+            let schemas = read_schemas(&schemas)?;
+            let catalog = catalog(&engine, &[], &schemas).await?;
+            engine.check(&query, &catalog, syntax_only).map_err(|e| query_failure(&e, &query))
+        }
+    }
+}
+
+fn query_failure(error: &QueryError, query: &str) -> Failure {
+    Failure::Query(error.render(query))
+}
+
+fn read_query(query: Option<String>) -> Result<String, Failure> {
+    match query.as_deref() {
+        Some(text) if text != "-" => Ok(text.to_string()),
+        _ => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Failure::Usage(format!("cannot read the query from standard input: {e}")))?;
+            Ok(text)
+        }
+    }
+}
+
+fn read_schemas(paths: &[PathBuf]) -> Result<Vec<TableSchema>, Failure> {
+    let mut schemas = Vec::new();
+    for path in paths {
+        schemas.extend(load_schemas(path).map_err(Failure::Usage)?);
+    }
+    Ok(schemas)
+}
+
+async fn catalog(engine: &Engine, tables: &[String], schemas: &[TableSchema]) -> Result<MemoryCatalog, Failure> {
+    let mut catalog = MemoryCatalog::new();
+    for schema in schemas {
+        catalog.add_empty(&schema.name, schema.columns.clone()).map_err(|e| Failure::Usage(e.to_string()))?;
+    }
+    for table in tables {
+        let Some((name, file)) = table.split_once('=') else {
+            return Err(Failure::Usage(format!("--table expects NAME=FILE, got '{table}'")));
+        };
+        let schema = schemas.iter().find(|s| s.name == name);
+        tables::add_file(&mut catalog, engine.session(), name, std::path::Path::new(file), schema)
+            .await
+            .map_err(Failure::Usage)?;
+    }
+    Ok(catalog)
+}

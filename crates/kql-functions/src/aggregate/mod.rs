@@ -3,6 +3,8 @@
 
 mod collect;
 
+pub use collect::weighted_percentile;
+
 use std::sync::Arc;
 
 use datafusion::functions::core::expr_fn::{coalesce, get_field};

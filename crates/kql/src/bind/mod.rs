@@ -1,0 +1,594 @@
+//! The binder: syntax tree to DataFusion logical plans, with KQL types.
+//!
+//! Binding and planning are one pass. Every scalar expression is bound to a DataFusion
+//! expression and its KQL type (`Bound`); every tabular expression to a `Relation`. Names are
+//! resolved against the current row, then `let` bindings, then the catalog; unknown names
+//! get a "did you mean" from the same candidates.
+//!
+//! Architecture invariant: the binder reaches data only through `Catalog` and, for the few
+//! operators whose output shape depends on data (`bag_unpack`, `pivot`, `toscalar`), through
+//! `Executor`. Without an executor (`vigil check`) those bind to typed placeholders.
+
+mod aggregate;
+mod expr;
+mod join;
+mod mv;
+mod naming;
+mod operators;
+mod parse;
+mod plugins;
+mod scope;
+mod series;
+mod sources;
+mod window;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
+use vigil_kql_functions::{CallContext, KqlColumn, KqlType, Value};
+use vigil_kql_syntax::ast::{self, ExprKind, LetValue, Operator, OperatorKind, Statement};
+use vigil_kql_syntax::{Code, Span, suggest};
+
+use scope::{Binding, Scope, UserFunction};
+pub use scope::{Bound, Row};
+
+use crate::catalog::Catalog;
+use crate::error::{BindError, BindResult};
+use crate::relation::{Relation, alias, column_expr};
+
+/// Runs a plan while binding, for operators whose output depends on data.
+pub trait Executor {
+    fn collect(&self, plan: LogicalPlan) -> datafusion::error::Result<Vec<RecordBatch>>;
+}
+
+/// One table of a query's result.
+#[derive(Debug, Clone)]
+pub struct BoundResult {
+    pub name: String,
+    pub relation: Relation,
+}
+
+pub struct Binder<'a> {
+    catalog: &'a dyn Catalog,
+    executor: Option<&'a dyn Executor>,
+    context: CallContext,
+    scope: Scope,
+    parameters: HashMap<String, Value>,
+    /// Collects aggregate calls while `summarize` binds its aggregates.
+    aggregates: Option<aggregate::AggregateCollector>,
+    /// Collects `prev()`/`next()`/`row_number()` calls while `extend` binds over ordered rows.
+    windows: Option<window::WindowCollector>,
+    /// Results besides the main one (`fork` branches, `facet` tables).
+    extra_results: Vec<BoundResult>,
+    /// The input of sub-pipelines that begin with an operator (`mv-apply`, `fork`).
+    context_inputs: Vec<Relation>,
+    /// Columns that grouping operators partition by and projections keep: the row id of an
+    /// enclosing `mv-apply`.
+    partition_keys: Vec<String>,
+    next_id: usize,
+}
+
+impl<'a> Binder<'a> {
+    pub fn new(catalog: &'a dyn Catalog, executor: Option<&'a dyn Executor>, context: CallContext) -> Binder<'a> {
+        Binder {
+            catalog,
+            executor,
+            context,
+            scope: Scope::default(),
+            parameters: HashMap::new(),
+            aggregates: None,
+            windows: None,
+            extra_results: Vec::new(),
+            context_inputs: Vec::new(),
+            partition_keys: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    /// Values for `declare query_parameters`, supplied by the caller.
+    pub fn with_parameters(mut self, parameters: HashMap<String, Value>) -> Binder<'a> {
+        self.parameters = parameters;
+        self
+    }
+
+    /// A fresh name for an internal column; KQL names cannot contain `$`.
+    fn internal_name(&mut self, purpose: &str) -> String {
+        self.next_id += 1;
+        format!("$vigil_{purpose}_{}", self.next_id)
+    }
+
+    pub fn bind_query(&mut self, query: &ast::Query) -> BindResult<Vec<BoundResult>> {
+        let mut results = Vec::new();
+        for statement in &query.statements {
+            match statement {
+                Statement::Let(let_statement) => self.bind_let(let_statement)?,
+                Statement::Set { .. } => {}
+                Statement::DeclareQueryParameters { parameters, .. } => self.declare_parameters(parameters)?,
+                Statement::Query(expr) => {
+                    let relation = self.bind_tabular(expr)?;
+                    let name = if results.is_empty() {
+                        "PrimaryResult".to_string()
+                    } else {
+                        format!("Table_{}", results.len())
+                    };
+                    results.push(BoundResult { name, relation });
+                    results.append(&mut self.extra_results);
+                }
+            }
+        }
+        if results.is_empty() {
+            return Err(BindError::new(
+                Code::UnexpectedEnd,
+                Span::default(),
+                "the query has no tabular expression to run",
+            ));
+        }
+        Ok(results)
+    }
+
+    fn declare_parameters(&mut self, parameters: &[ast::Parameter]) -> BindResult<()> {
+        for parameter in parameters {
+            let ast::ParameterType::Scalar(type_name) = &parameter.ty else {
+                return Err(BindError::new(
+                    Code::Unsupported,
+                    parameter.name.span,
+                    "tabular query parameters are not supported",
+                ));
+            };
+            let ty = KqlType::from_name(&type_name.name).expect("the parser accepts only known types");
+            let value = match self.parameters.get(&parameter.name.name) {
+                Some(value) => vigil_kql_functions::value::convert(value, ty),
+                None => match &parameter.default {
+                    Some(default) => {
+                        let bound = self.bind_expr(default, &Row::default())?;
+                        bound.constant.unwrap_or(Value::Null)
+                    }
+                    None => {
+                        return Err(BindError::new(
+                            Code::UnknownName,
+                            parameter.name.span,
+                            format!("query parameter '{}' has no value and no default", parameter.name.name),
+                        ));
+                    }
+                },
+            };
+            self.scope = self.scope.with(&parameter.name.name, Binding::Scalar(Bound::constant(value, ty)));
+        }
+        Ok(())
+    }
+
+    fn bind_let(&mut self, statement: &ast::LetStatement) -> BindResult<()> {
+        let name = &statement.name.name;
+        let binding = match &statement.value {
+            LetValue::Function(definition) => Binding::Function(Rc::new(UserFunction {
+                name: name.clone(),
+                definition: definition.clone(),
+                scope: self.scope.clone(),
+            })),
+            LetValue::Expr(expr) => {
+                if self.is_tabular(expr) {
+                    let mut relation = self.bind_tabular(expr)?;
+                    relation.name.get_or_insert_with(|| name.clone());
+                    Binding::Tabular(relation)
+                } else {
+                    let bound = self.bind_expr(expr, &Row::default())?;
+                    Binding::Scalar(self.fold_constant(bound))
+                }
+            }
+        };
+        self.scope = self.scope.with(name, binding);
+        Ok(())
+    }
+
+    /// Does this expression produce a table (rather than a scalar)?
+    fn is_tabular(&self, expr: &ast::Expr) -> bool {
+        match &expr.kind {
+            ExprKind::Pipe { .. } | ExprKind::Source(_) | ExprKind::ContextInput => true,
+            ExprKind::Parenthesized(inner) => self.is_tabular(inner),
+            ExprKind::Name(ident) => match self.scope.lookup(&ident.name) {
+                Some(Binding::Tabular(_)) => true,
+                Some(Binding::Function(function)) => {
+                    function.definition.parameters.is_empty() && self.body_is_tabular(function)
+                }
+                Some(Binding::Scalar(_)) => false,
+                None => self.catalog.table(&ident.name).is_some(),
+            },
+            ExprKind::Call { function, .. } => match self.scope.lookup(&function.name) {
+                Some(Binding::Function(user)) => self.body_is_tabular(user),
+                Some(_) => false,
+                None => matches!(
+                    function.name.as_str(),
+                    "materialize" | "table" | "view" | "database" | "cluster" | "workspace" | "app"
+                ),
+            },
+            _ => false,
+        }
+    }
+
+    fn body_is_tabular(&self, function: &UserFunction) -> bool {
+        let result = &function.definition.body.result;
+        match &result.kind {
+            ExprKind::Name(ident) => {
+                function
+                    .definition
+                    .parameters
+                    .iter()
+                    .any(|p| p.name.name == ident.name && matches!(p.ty, ast::ParameterType::Tabular { .. }))
+                    || function.definition.body.lets.iter().any(|l| l.name.name == ident.name)
+                    || self.is_tabular(result)
+            }
+            _ => self.is_tabular(result),
+        }
+    }
+
+    /// Binds a tabular expression.
+    pub fn bind_tabular(&mut self, expr: &ast::Expr) -> BindResult<Relation> {
+        match &expr.kind {
+            ExprKind::Pipe { input, operator } => {
+                let input = self.bind_tabular(input)?;
+                self.bind_operator(Some(input), operator).map_err(|e| e.at(operator.span))
+            }
+            ExprKind::Source(operator) => self.bind_operator(None, operator).map_err(|e| e.at(operator.span)),
+            ExprKind::Parenthesized(inner) => self.bind_tabular(inner),
+            ExprKind::ContextInput => self.context_inputs.last().cloned().ok_or_else(|| {
+                BindError::new(Code::UnexpectedToken, expr.span, "an operator needs an input table here")
+            }),
+            ExprKind::Name(ident) => self.bind_table_name(&ident.name, ident.span),
+            ExprKind::Call { function, args } => self.bind_tabular_call(function, args, expr.span),
+            ExprKind::Wildcard(pattern) => Err(BindError::new(
+                Code::UnexpectedToken,
+                expr.span,
+                format!("'{pattern}' can only name tables in union or search"),
+            )),
+            _ => Err(BindError::new(
+                Code::TypeMismatch,
+                expr.span,
+                "expected a tabular expression (a table or a query), found a scalar expression",
+            )),
+        }
+    }
+
+    fn bind_table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
+        match self.scope.lookup(name).cloned() {
+            Some(Binding::Tabular(relation)) => return Ok(relation),
+            Some(Binding::Function(function)) if function.definition.parameters.is_empty() => {
+                return self.call_user_function(&function, &[], span, &Row::default()).and_then(|r| match r {
+                    FunctionResult::Tabular(relation) => Ok(relation),
+                    FunctionResult::Scalar(_) => {
+                        Err(BindError::new(Code::TypeMismatch, span, format!("'{name}' is a scalar, not a table")))
+                    }
+                });
+            }
+            Some(Binding::Scalar(_)) => {
+                return Err(BindError::new(
+                    Code::TypeMismatch,
+                    span,
+                    format!("'{name}' is a scalar value, not a table"),
+                ));
+            }
+            _ => {}
+        }
+        match self.catalog.table(name) {
+            Some(table) => self.scan_table(&table),
+            None => {
+                let mut candidates = self.catalog.table_names();
+                candidates.extend(self.scope.tabular_names());
+                let mut error = BindError::new(Code::UnknownName, span, format!("unknown table '{name}'"));
+                if let Some(candidate) = suggest(name, candidates.iter().map(String::as_str)) {
+                    error = error.with_help(format!("did you mean '{candidate}'?"));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// A scan of a catalog table, with its columns named as KQL names them. Nullable string
+    /// columns read null as empty, since KQL strings are never null.
+    pub(crate) fn scan_table(&mut self, table: &crate::catalog::Table) -> BindResult<Relation> {
+        let source = datafusion::datasource::provider_as_source(table.provider.clone());
+        let plan = LogicalPlanBuilder::scan(table.name.as_str(), source, None)
+            .and_then(|b| b.build())
+            .map_err(BindError::plan)?;
+        let schema = plan.schema().clone();
+        let mut exprs = Vec::with_capacity(table.columns.len());
+        for column in &table.columns {
+            let Some((qualifier, field)) = schema.iter().find(|(_, f)| f.name() == &column.name) else {
+                return Err(BindError::new(
+                    Code::Unsupported,
+                    Span::default(),
+                    format!("table '{}' declares column '{}' that its data does not have", table.name, column.name),
+                ));
+            };
+            let reference = datafusion::logical_expr::Expr::Column(datafusion::common::Column::new(
+                qualifier.cloned(),
+                field.name(),
+            ));
+            let expr = if column.ty == KqlType::String && field.is_nullable() {
+                vigil_kql_functions::conversion::coalesce_empty(reference)
+            } else {
+                reference
+            };
+            exprs.push(alias(expr, &column.name));
+        }
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
+        let mut relation = Relation::new(plan, table.columns.clone());
+        relation.name = Some(table.name.clone());
+        Ok(relation)
+    }
+
+    fn bind_tabular_call(&mut self, function: &ast::Ident, args: &[ast::Argument], span: Span) -> BindResult<Relation> {
+        if let Some(Binding::Function(user)) = self.scope.lookup(&function.name).cloned() {
+            return match self.call_user_function(&user, args, span, &Row::default())? {
+                FunctionResult::Tabular(relation) => Ok(relation),
+                FunctionResult::Scalar(_) => Err(BindError::new(
+                    Code::TypeMismatch,
+                    span,
+                    format!("'{}' returns a scalar, not a table", function.name),
+                )),
+            };
+        }
+        match function.name.as_str() {
+            "materialize" => {
+                let [arg] = args else {
+                    return Err(BindError::new(Code::BadArguments, span, "materialize() takes one tabular argument"));
+                };
+                let relation = self.bind_tabular(&arg.value)?;
+                self.materialize(relation)
+            }
+            "table" | "view" => {
+                let name = match args.first().map(|a| &a.value.kind) {
+                    Some(ExprKind::Literal(ast::Literal::String(name))) => name.clone(),
+                    _ => {
+                        return Err(BindError::new(Code::BadArguments, span, "table() takes a table name as a string"));
+                    }
+                };
+                self.bind_table_name(&name, span)
+            }
+            "database" | "cluster" | "workspace" | "app" => Err(BindError::new(
+                Code::Unsupported,
+                span,
+                format!("cross-{} queries are not supported", function.name),
+            )),
+            _ => {
+                let mut error =
+                    BindError::new(Code::UnknownName, function.span, format!("unknown function '{}'", function.name));
+                let candidates = self.scope.names();
+                if let Some(candidate) = suggest(&function.name, candidates.iter().map(String::as_str)) {
+                    error = error.with_help(format!("did you mean '{candidate}'?"));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs a relation now and keeps its rows, so later references do not run it again.
+    fn materialize(&mut self, relation: Relation) -> BindResult<Relation> {
+        let Some(executor) = self.executor else {
+            return Ok(relation);
+        };
+        let batches = executor.collect(relation.plan.clone()).map_err(BindError::plan)?;
+        let schema = relation.plan.schema().inner().clone();
+        let table = datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(BindError::plan)?;
+        let source = datafusion::datasource::provider_as_source(std::sync::Arc::new(table));
+        let plan =
+            LogicalPlanBuilder::scan("materialized", source, None).and_then(|b| b.build()).map_err(BindError::plan)?;
+        let exprs: Vec<_> = relation.columns.iter().map(|c| column_expr(&c.name)).collect();
+        let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
+        Ok(relation.with(plan, relation.columns.clone()))
+    }
+
+    /// Calls a `let` function by inlining its body with the arguments bound to parameters.
+    /// Scalar arguments are bound in the caller's row, so they may refer to its columns.
+    fn call_user_function(
+        &mut self,
+        function: &UserFunction,
+        args: &[ast::Argument],
+        span: Span,
+        row: &Row,
+    ) -> BindResult<FunctionResult> {
+        let parameters = &function.definition.parameters;
+        if args.len() > parameters.len() {
+            return Err(BindError::new(
+                Code::BadArguments,
+                span,
+                format!("function '{}' takes {} arguments, got {}", function.name, parameters.len(), args.len()),
+            ));
+        }
+        let mut assigned: Vec<Option<&ast::Expr>> = vec![None; parameters.len()];
+        let mut position = 0;
+        for arg in args {
+            let index = match &arg.name {
+                Some(name) => parameters.iter().position(|p| p.name.name == name.name).ok_or_else(|| {
+                    BindError::new(
+                        Code::BadArguments,
+                        name.span,
+                        format!("function '{}' has no parameter '{}'", function.name, name.name),
+                    )
+                })?,
+                None => {
+                    let index = position;
+                    position += 1;
+                    index
+                }
+            };
+            assigned[index] = Some(&arg.value);
+        }
+        let mut scope = function.scope.clone().with(
+            &function.name,
+            Binding::Function(Rc::new(UserFunction {
+                name: function.name.clone(),
+                definition: function.definition.clone(),
+                scope: function.scope.clone(),
+            })),
+        );
+        for (parameter, value) in parameters.iter().zip(assigned) {
+            let binding = match (&parameter.ty, value) {
+                (ast::ParameterType::Tabular { .. }, Some(value)) => Binding::Tabular(self.bind_tabular(value)?),
+                (ast::ParameterType::Scalar(type_name), value) => {
+                    let ty = KqlType::from_name(&type_name.name).expect("the parser accepts only known types");
+                    let bound = match (value, &parameter.default) {
+                        (Some(value), _) => self.bind_expr(value, row)?,
+                        (None, Some(default)) => self.bind_expr(default, &Row::default())?,
+                        (None, None) => {
+                            return Err(BindError::new(
+                                Code::BadArguments,
+                                span,
+                                format!(
+                                    "function '{}' needs a value for parameter '{}'",
+                                    function.name, parameter.name.name
+                                ),
+                            ));
+                        }
+                    };
+                    let converted = if bound.ty == ty {
+                        bound
+                    } else {
+                        Bound {
+                            expr: vigil_kql_functions::conversion::convert(bound.typed(), ty),
+                            ty,
+                            constant: bound.constant.map(|v| vigil_kql_functions::value::convert(&v, ty)),
+                        }
+                    };
+                    Binding::Scalar(converted)
+                }
+                (ast::ParameterType::Tabular { .. }, None) => {
+                    return Err(BindError::new(
+                        Code::BadArguments,
+                        span,
+                        format!("function '{}' needs a table for parameter '{}'", function.name, parameter.name.name),
+                    ));
+                }
+            };
+            scope = scope.with(&parameter.name.name, binding);
+        }
+        let saved = std::mem::replace(&mut self.scope, scope);
+        let result = self.bind_function_body(&function.definition.body, row);
+        self.scope = saved;
+        result
+    }
+
+    fn bind_function_body(&mut self, body: &ast::FunctionBody, row: &Row) -> BindResult<FunctionResult> {
+        for statement in &body.lets {
+            self.bind_let(statement)?;
+        }
+        if self.is_tabular(&body.result) {
+            Ok(FunctionResult::Tabular(self.bind_tabular(&body.result)?))
+        } else {
+            Ok(FunctionResult::Scalar(self.bind_expr(&body.result, row)?))
+        }
+    }
+
+    pub(crate) fn bind_operator(&mut self, input: Option<Relation>, operator: &Operator) -> BindResult<Relation> {
+        let needs_input = |input: Option<Relation>| {
+            input.ok_or_else(|| {
+                BindError::new(Code::UnexpectedToken, operator.span, "this operator needs an input table")
+            })
+        };
+        match &operator.kind {
+            OperatorKind::Where(predicate) => self.bind_where(needs_input(input)?, predicate),
+            OperatorKind::Project(items) => self.bind_project(needs_input(input)?, items),
+            OperatorKind::Extend(items) => self.bind_extend(needs_input(input)?, items),
+            OperatorKind::ProjectAway(patterns) => self.bind_project_away(needs_input(input)?, patterns),
+            OperatorKind::ProjectKeep(patterns) => self.bind_project_keep(needs_input(input)?, patterns),
+            OperatorKind::ProjectRename(pairs) => self.bind_project_rename(needs_input(input)?, pairs),
+            OperatorKind::ProjectReorder(items) => self.bind_project_reorder(needs_input(input)?, items),
+            OperatorKind::ProjectByNames(items) => self.bind_project_by_names(needs_input(input)?, items),
+            OperatorKind::Summarize { aggregates, by, .. } => self.bind_summarize(needs_input(input)?, aggregates, by),
+            OperatorKind::Count { name } => self.bind_count(needs_input(input)?, name.as_ref()),
+            OperatorKind::Take(count) => self.bind_take(needs_input(input)?, count),
+            OperatorKind::Top { count, by, .. } => self.bind_top(needs_input(input)?, count, by),
+            OperatorKind::TopNested(levels) => self.bind_top_nested(needs_input(input)?, levels),
+            OperatorKind::Sort(keys) => self.bind_sort(needs_input(input)?, keys),
+            OperatorKind::Distinct(items) => self.bind_distinct(needs_input(input)?, items),
+            OperatorKind::Join { options, right, on } => self.bind_join(needs_input(input)?, options, right, on),
+            OperatorKind::Lookup { options, right, on } => self.bind_lookup(needs_input(input)?, options, right, on),
+            OperatorKind::Union { options, tables } => self.bind_union(input, options, tables),
+            OperatorKind::As { name, .. } => {
+                let mut relation = needs_input(input)?;
+                relation.name = Some(name.name.clone());
+                self.scope = self.scope.with(&name.name, Binding::Tabular(relation.clone()));
+                Ok(relation)
+            }
+            OperatorKind::Parse(parse) => self.bind_parse(needs_input(input)?, parse),
+            OperatorKind::ParseKv(parse) => self.bind_parse_kv(needs_input(input)?, parse),
+            OperatorKind::MvExpand(expand) => self.bind_mv_expand(needs_input(input)?, expand),
+            OperatorKind::MvApply(apply) => self.bind_mv_apply(needs_input(input)?, apply),
+            OperatorKind::MakeSeries(series) => self.bind_make_series(needs_input(input)?, series),
+            OperatorKind::Datatable { columns, values } => self.bind_datatable(columns, values, operator.span),
+            OperatorKind::ExternalData { columns, uris } => self.bind_externaldata(columns, uris),
+            OperatorKind::Print(items) => self.bind_print(items),
+            OperatorKind::Range { column, from, to, step } => self.bind_range(column, from, to, step),
+            OperatorKind::Search { options, tables, predicate } => self.bind_search(input, options, tables, predicate),
+            OperatorKind::Find { tables, predicate, .. } => self.bind_search(input, &[], tables, predicate),
+            OperatorKind::Getschema => self.bind_getschema(needs_input(input)?),
+            OperatorKind::Serialize(items) => {
+                let mut relation = needs_input(input)?;
+                relation.ordered = true;
+                if items.is_empty() { Ok(relation) } else { self.bind_extend(relation, items) }
+            }
+            OperatorKind::Sample { count } => self.bind_sample(needs_input(input)?, count),
+            OperatorKind::SampleDistinct { count, column } => {
+                self.bind_sample_distinct(needs_input(input)?, count, column)
+            }
+            OperatorKind::Evaluate { call, output_schema, .. } => {
+                self.bind_evaluate(input, call, output_schema.as_ref())
+            }
+            OperatorKind::Render { chart, properties } => self.bind_render(needs_input(input)?, chart, properties),
+            OperatorKind::Invoke(call) => self.bind_invoke(needs_input(input)?, call),
+            OperatorKind::Fork(branches) => self.bind_fork(needs_input(input)?, branches),
+            OperatorKind::Facet { columns, with } => self.bind_facet(needs_input(input)?, columns, with.as_ref()),
+            OperatorKind::Partition { by, subquery, .. } => self.bind_partition(needs_input(input)?, by, subquery),
+            OperatorKind::Scan(scan) => self.bind_scan(needs_input(input)?, scan, operator.span),
+            OperatorKind::Reduce { by, options } => self.bind_reduce(needs_input(input)?, by, options),
+            OperatorKind::Consume => {
+                let relation = needs_input(input)?;
+                let plan = LogicalPlanBuilder::from(relation.plan.clone())
+                    .limit(0, Some(0))
+                    .and_then(|b| b.build())
+                    .map_err(BindError::plan)?;
+                Ok(Relation::new(plan, relation.columns))
+            }
+            OperatorKind::Unsupported { name } => {
+                Err(BindError::new(Code::Unsupported, operator.span, format!("the '{name}' operator is not supported")))
+            }
+        }
+    }
+
+    /// Evaluates a constant expression now, so that it can serve where KQL needs constants
+    /// (formats, patterns, `range` bounds, `let` values).
+    pub(crate) fn fold_constant(&mut self, bound: Bound) -> Bound {
+        if bound.constant.is_some() || !is_foldable(&bound.expr) {
+            return bound;
+        }
+        let simplified = crate::engine::simplify_constant(&bound.expr);
+        if let Some(datafusion::logical_expr::Expr::Literal(scalar, _)) = &simplified {
+            if let Ok(value) = Value::from_scalar(scalar, bound.ty) {
+                return Bound { expr: simplified.expect("checked"), ty: bound.ty, constant: Some(value) };
+            }
+        }
+        bound
+    }
+}
+
+/// An expression that refers to no column and calls nothing volatile.
+fn is_foldable(expr: &datafusion::logical_expr::Expr) -> bool {
+    expr.column_refs().is_empty() && !expr.is_volatile()
+}
+
+pub(crate) enum FunctionResult {
+    Tabular(Relation),
+    Scalar(Bound),
+}
+
+/// Columns as `KqlColumn`s from row columns.
+fn columns_of(row: &Row) -> Vec<KqlColumn> {
+    row.columns.iter().map(|c| KqlColumn::new(c.name.clone(), c.ty)).collect()
+}
+
+/// A relation that projects a row's expressions.
+fn project_row(input: &Relation, row: &Row) -> BindResult<Relation> {
+    let exprs = row.columns.iter().map(|c| c.expr.clone()).collect();
+    input.project(exprs, columns_of(row))
+}

@@ -1,0 +1,391 @@
+//! Operators that produce tables: datatable, print, range, union, search, externaldata.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::DFSchema;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, lit};
+use vigil_kql_functions::conversion::convert;
+use vigil_kql_functions::value::ValueBuilder;
+use vigil_kql_functions::{KqlColumn, KqlType, TypedExpr, Value};
+use vigil_kql_syntax::ast::{self, ExprKind, Literal};
+use vigil_kql_syntax::literal::NANOS_PER_DAY;
+use vigil_kql_syntax::{Code, Span};
+
+use super::Binder;
+use super::operators::wildcard_match;
+use super::scope::Row;
+use crate::error::{BindError, BindResult};
+use crate::nodes::{Transform, TransformNode};
+use crate::relation::{Relation, column_expr, null_of};
+
+/// More rows than this from `range` is almost certainly a mistake.
+const RANGE_LIMIT: usize = 100_000_000;
+
+impl Binder<'_> {
+    pub(crate) fn bind_datatable(
+        &mut self,
+        columns: &[ast::ColumnDeclaration],
+        values: &[ast::Expr],
+        span: Span,
+    ) -> BindResult<Relation> {
+        let kql_columns = declared_columns(columns);
+        if kql_columns.is_empty() {
+            return Err(BindError::new(Code::BadArguments, span, "datatable needs at least one column"));
+        }
+        if values.len() % kql_columns.len() != 0 {
+            return Err(BindError::new(
+                Code::BadArguments,
+                span,
+                format!(
+                    "datatable has {} columns but {} values, which is not a whole number of rows",
+                    kql_columns.len(),
+                    values.len()
+                ),
+            ));
+        }
+        let rows = values.len() / kql_columns.len();
+        let mut builders: Vec<ValueBuilder> = kql_columns.iter().map(|c| ValueBuilder::new(c.ty, rows)).collect();
+        for (index, value) in values.iter().enumerate() {
+            let bound = self.bind_expr(value, &Row::default())?;
+            let bound = self.fold_constant(bound);
+            let Some(constant) = bound.constant else {
+                return Err(BindError::new(Code::BadArguments, value.span, "datatable values must be constants"));
+            };
+            builders[index % kql_columns.len()].append(&constant);
+        }
+        let arrays = builders.into_iter().map(ValueBuilder::finish).collect();
+        let batch = RecordBatch::try_new(vigil_kql_functions::types::arrow_schema(&kql_columns), arrays)
+            .map_err(|e| BindError::plan(e.into()))?;
+        let mut relation = self.relation_of_batches(kql_columns, vec![batch])?;
+        relation.ordered = true;
+        Ok(relation)
+    }
+
+    pub(crate) fn bind_print(&mut self, items: &[ast::Assignment]) -> BindResult<Relation> {
+        let input = Relation::new(LogicalPlanBuilder::empty(true).build().map_err(BindError::plan)?, vec![]);
+        let row = Row::default();
+        let outputs = self.bind_items(items, &row, &mut |index, _| format!("print_{index}"))?;
+        let mut columns: Vec<KqlColumn> = Vec::new();
+        let mut exprs = Vec::new();
+        for (index, projected) in outputs.into_iter().enumerate() {
+            let name = if projected.explicit { projected.name } else { format!("print_{index}") };
+            columns.push(KqlColumn::new(name, projected.bound.ty));
+            exprs.push(projected.bound.expr);
+        }
+        let mut relation = input.project(exprs, columns)?;
+        relation.ordered = true;
+        Ok(relation)
+    }
+
+    pub(crate) fn bind_range(
+        &mut self,
+        column: &ast::Ident,
+        from: &ast::Expr,
+        to: &ast::Expr,
+        step: &ast::Expr,
+    ) -> BindResult<Relation> {
+        let constant = |binder: &mut Self, expr: &ast::Expr| -> BindResult<(Value, KqlType)> {
+            let bound = binder.bind_expr(expr, &Row::default())?;
+            let bound = binder.fold_constant(bound);
+            match bound.constant {
+                Some(value) if !value.is_null() => Ok((value, bound.ty)),
+                _ => Err(BindError::new(Code::BadArguments, expr.span, "range bounds and step must be constants")),
+            }
+        };
+        let (start, start_type) = constant(self, from)?;
+        let (stop, _) = constant(self, to)?;
+        let (step_value, _) = constant(self, step)?;
+        let values =
+            range_values(&start, &stop, &step_value).map_err(|m| BindError::new(Code::BadArguments, step.span, m))?;
+        let ty = match start_type {
+            KqlType::Int => KqlType::Long,
+            KqlType::Decimal => KqlType::Real,
+            other => other,
+        };
+        let columns = vec![KqlColumn::new(column.name.clone(), ty)];
+        let batches = values
+            .chunks(8192)
+            .map(|chunk| {
+                let mut builder = ValueBuilder::new(ty, chunk.len());
+                chunk.iter().for_each(|v| builder.append(v));
+                RecordBatch::try_new(vigil_kql_functions::types::arrow_schema(&columns), vec![builder.finish()])
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BindError::plan(e.into()))?;
+        let mut relation = self.relation_of_batches(columns, batches)?;
+        relation.ordered = true;
+        Ok(relation)
+    }
+
+    pub(crate) fn bind_union(
+        &mut self,
+        input: Option<Relation>,
+        options: &[ast::OperatorOption],
+        tables: &[ast::Expr],
+    ) -> BindResult<Relation> {
+        let mut inputs: Vec<Relation> = input.into_iter().collect();
+        for (index, table) in tables.iter().enumerate() {
+            match &table.kind {
+                ExprKind::Wildcard(pattern) => {
+                    let mut names = self.catalog.table_names();
+                    names.extend(self.scope.tabular_names());
+                    names.sort();
+                    names.dedup();
+                    for name in names.into_iter().filter(|n| wildcard_match(pattern, n)) {
+                        inputs.push(self.bind_table_name(&name, table.span)?);
+                    }
+                }
+                _ => {
+                    let mut relation = self.bind_tabular(table)?;
+                    if relation.name.is_none() {
+                        relation.name = Some(format!("union_arg{index}"));
+                    }
+                    inputs.push(relation);
+                }
+            }
+        }
+        let mut inner = false;
+        let mut source_column = None;
+        for option in options {
+            match (option.name.name.as_str(), option.value.as_name()) {
+                ("kind", Some("inner")) => inner = true,
+                ("kind", Some("outer")) => inner = false,
+                ("withsource" | "with_source", Some(name)) => source_column = Some(name.to_string()),
+                _ => {}
+            }
+        }
+        union_relations(inputs, inner, source_column.as_deref())
+    }
+
+    pub(crate) fn bind_search(
+        &mut self,
+        input: Option<Relation>,
+        options: &[ast::OperatorOption],
+        tables: &[ast::Expr],
+        predicate: &ast::Expr,
+    ) -> BindResult<Relation> {
+        let case_sensitive =
+            options.iter().any(|o| o.name.name == "kind" && o.value.as_name() == Some("case_sensitive"));
+        let mut candidates: Vec<Relation> = Vec::new();
+        if let Some(input) = input {
+            candidates.push(input);
+        } else if tables.is_empty() {
+            let mut names = self.catalog.table_names();
+            names.extend(self.scope.tabular_names());
+            for name in names {
+                candidates.push(self.bind_table_name(&name, predicate.span)?);
+            }
+        } else {
+            let relation = self.bind_union(None, &[], tables)?;
+            candidates.push(relation);
+        }
+        let mut matched = Vec::new();
+        let mut last_error = None;
+        for relation in candidates {
+            let row = Row::of(&relation);
+            let filter = match &predicate.kind {
+                ExprKind::Literal(Literal::String(term)) => search_term(&row, term, case_sensitive),
+                ExprKind::Wildcard(pattern) if pattern == "*" => lit(true),
+                _ => match self.bind_predicate(predicate, &row) {
+                    Ok(filter) => filter,
+                    Err(error) => {
+                        // Tables without the columns the predicate names are not searched.
+                        last_error = Some(error);
+                        continue;
+                    }
+                },
+            };
+            matched.push(relation.filter(filter)?);
+        }
+        if matched.is_empty() {
+            return Err(last_error.unwrap_or_else(|| {
+                BindError::new(Code::UnknownName, predicate.span, "search found no tables to search")
+            }));
+        }
+        union_relations(matched, false, Some("$table"))
+    }
+
+    pub(crate) fn bind_externaldata(
+        &mut self,
+        columns: &[ast::ColumnDeclaration],
+        uris: &[ast::Expr],
+    ) -> BindResult<Relation> {
+        let columns = declared_columns(columns);
+        let uri = match uris.first().map(|u| &u.kind) {
+            Some(ExprKind::Literal(Literal::String(uri))) => uri.clone(),
+            _ => String::from("(no URI)"),
+        };
+        let empty = LogicalPlanBuilder::empty(false).build().map_err(BindError::plan)?;
+        let schema = DFSchema::try_from(vigil_kql_functions::types::arrow_schema(&columns).as_ref().clone())
+            .map_err(BindError::plan)?;
+        let plan = TransformNode::plan(empty, Arc::new(schema), Arc::new(ExternalData { uri }));
+        Ok(Relation::new(plan, columns))
+    }
+}
+
+pub(crate) fn declared_columns(columns: &[ast::ColumnDeclaration]) -> Vec<KqlColumn> {
+    columns
+        .iter()
+        .map(|c| {
+            KqlColumn::new(
+                c.name.name.clone(),
+                KqlType::from_name(&c.ty.name).expect("the parser accepts only known types"),
+            )
+        })
+        .collect()
+}
+
+/// `search "term"`: the term in any string or dynamic column, as `has` matches.
+fn search_term(row: &Row, term: &str, case_sensitive: bool) -> Expr {
+    let op = vigil_kql_syntax::ast::StringOp {
+        kind: vigil_kql_syntax::ast::StringOpKind::Has,
+        negated: false,
+        case_sensitive,
+    };
+    row.columns
+        .iter()
+        .filter(|c| matches!(c.ty, KqlType::String | KqlType::Dynamic))
+        .map(|c| {
+            let text = convert(TypedExpr::new(c.expr.clone(), c.ty), KqlType::String);
+            vigil_kql_functions::scalar::operators::string_predicate(op, text, lit(term.to_string()))
+        })
+        .reduce(Expr::or)
+        .unwrap_or(lit(false))
+}
+
+/// The rows of several relations under one schema: outer union by column name (same name
+/// with different types become `name_type`), or only the columns all share with `inner`.
+pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column: Option<&str>) -> BindResult<Relation> {
+    let mut columns: Vec<KqlColumn> = Vec::new();
+    let type_count = |name: &str| {
+        let mut types: Vec<KqlType> = inputs.iter().filter_map(|r| r.column(name).map(|c| c.ty)).collect();
+        types.sort();
+        types.dedup();
+        types.len()
+    };
+    for relation in &inputs {
+        for column in &relation.columns {
+            if inner && !inputs.iter().all(|r| r.column(&column.name).is_some_and(|c| c.ty == column.ty)) {
+                continue;
+            }
+            let output = if type_count(&column.name) > 1 {
+                KqlColumn::new(format!("{}_{}", column.name, column.ty.name()), column.ty)
+            } else {
+                column.clone()
+            };
+            if !columns.contains(&output) {
+                columns.push(output);
+            }
+        }
+    }
+    let mut output_columns = columns.clone();
+    if let Some(source) = source_column {
+        output_columns.insert(0, KqlColumn::new(source, KqlType::String));
+    }
+    let mut plans = Vec::new();
+    for (index, relation) in inputs.iter().enumerate() {
+        let mut exprs: Vec<Expr> = Vec::new();
+        if source_column.is_some() {
+            exprs.push(lit(relation.name.clone().unwrap_or_else(|| format!("union_arg{index}"))));
+        }
+        for column in &columns {
+            let own = relation.columns.iter().find(|c| {
+                c.ty == column.ty && (c.name == column.name || format!("{}_{}", c.name, c.ty.name()) == column.name)
+            });
+            exprs.push(match own {
+                Some(own) => column_expr(&own.name),
+                None => null_of(column.ty),
+            });
+        }
+        plans.push(relation.project(exprs, output_columns.clone())?.plan);
+    }
+    let mut plans = plans.into_iter();
+    let first = plans
+        .next()
+        .ok_or_else(|| BindError::new(Code::BadArguments, Span::default(), "union needs at least one table"))?;
+    let mut builder = LogicalPlanBuilder::from(first);
+    for plan in plans {
+        builder = builder.union(plan).map_err(BindError::plan)?;
+    }
+    let plan = builder.build().map_err(BindError::plan)?;
+    Ok(Relation::new(plan, output_columns))
+}
+
+/// The values of `range`: numbers, datetimes or timespans from start to stop by step.
+fn range_values(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, String> {
+    let mut values = Vec::new();
+    let check = |count: usize| {
+        if count > RANGE_LIMIT { Err(format!("range produces more than {RANGE_LIMIT} rows")) } else { Ok(()) }
+    };
+    match (start, stop, step) {
+        (Value::DateTime(a), Value::DateTime(b), Value::Timespan(s))
+        | (Value::Timespan(a), Value::Timespan(b), Value::Timespan(s)) => {
+            if *s == 0 {
+                return Err("the step of range cannot be zero".into());
+            }
+            let count = if (b - a).signum() == s.signum() || a == b { ((b - a) / s) as usize + 1 } else { 0 };
+            check(count)?;
+            for i in 0..count as i64 {
+                let v = a + i * s;
+                values.push(if matches!(start, Value::DateTime(_)) { Value::DateTime(v) } else { Value::Timespan(v) });
+            }
+        }
+        (Value::DateTime(_), Value::DateTime(_), other) => {
+            let days = other.as_f64().ok_or("the step of a datetime range must be a timespan")?;
+            return range_values(start, stop, &Value::Timespan((days * NANOS_PER_DAY as f64) as i64));
+        }
+        (a, b, s)
+            if a.as_i64().is_some()
+                && matches!(a, Value::Int(_) | Value::Long(_))
+                && matches!(s, Value::Int(_) | Value::Long(_))
+                && matches!(b, Value::Int(_) | Value::Long(_)) =>
+        {
+            let (a, b, s) = (a.as_i64().unwrap_or(0), b.as_i64().unwrap_or(0), s.as_i64().unwrap_or(0));
+            if s == 0 {
+                return Err("the step of range cannot be zero".into());
+            }
+            let count = if (b - a).signum() == s.signum() || a == b { ((b - a) / s) as usize + 1 } else { 0 };
+            check(count)?;
+            values.extend((0..count as i64).map(|i| Value::Long(a + i * s)));
+        }
+        (a, b, s) => {
+            let (a, b, s) = (
+                a.as_f64().ok_or("range bounds must be numbers, datetimes or timespans")?,
+                b.as_f64().ok_or("range bounds must be numbers, datetimes or timespans")?,
+                s.as_f64().ok_or("the step of range must be a number")?,
+            );
+            if s == 0.0 {
+                return Err("the step of range cannot be zero".into());
+            }
+            let count = if (b - a) * s >= 0.0 { ((b - a) / s + 1e-9).floor() as usize + 1 } else { 0 };
+            check(count)?;
+            values.extend((0..count).map(|i| Value::Real(a + i as f64 * s)));
+        }
+    }
+    Ok(values)
+}
+
+/// `externaldata` binds (its schema is declared) but cannot run: there is no outside storage.
+#[derive(Debug)]
+struct ExternalData {
+    uri: String,
+}
+
+impl Transform for ExternalData {
+    fn name(&self) -> &str {
+        "externaldata"
+    }
+
+    fn per_batch(&self) -> bool {
+        false
+    }
+
+    fn apply(&self, _batches: Vec<RecordBatch>, _schema: &SchemaRef) -> datafusion::common::Result<Vec<RecordBatch>> {
+        Err(datafusion::error::DataFusionError::Execution(format!(
+            "externaldata cannot read {}: Vigil does not fetch data from outside storage; ingest it into a table instead",
+            self.uri
+        )))
+    }
+}

@@ -1,0 +1,138 @@
+//! Running KQL: parse, bind against a catalog, execute on DataFusion.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use vigil_kql_functions::{CallContext, Value};
+use vigil_kql_syntax::parse;
+
+use crate::bind::{Binder, Executor};
+use crate::catalog::Catalog;
+use crate::error::{QueryError, first_line};
+use crate::nodes::KqlQueryPlanner;
+use crate::result::{QueryResult, ResultTable};
+
+/// Options of one query run.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Values of `declare query_parameters`.
+    pub parameters: HashMap<String, Value>,
+    /// `now()` for the query, in nanoseconds since the epoch; the wall clock when absent.
+    pub now: Option<i64>,
+    /// Who runs the query, as `current_principal()` reports it.
+    pub principal: Option<String>,
+}
+
+/// A DataFusion session set up for KQL. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Engine {
+    context: SessionContext,
+}
+
+impl Default for Engine {
+    fn default() -> Engine {
+        Engine::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Engine {
+        let config = SessionConfig::new().with_information_schema(false).with_batch_size(8192);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_default_features()
+            .with_query_planner(Arc::new(KqlQueryPlanner))
+            .build();
+        Engine { context: SessionContext::new_with_state(state) }
+    }
+
+    pub fn session(&self) -> &SessionContext {
+        &self.context
+    }
+
+    /// Parses and binds without running anything: the diagnostics a query would get.
+    pub fn check(&self, query: &str, catalog: &dyn Catalog, syntax_only: bool) -> Result<(), QueryError> {
+        let parsed = parse(query);
+        if parsed.has_errors() {
+            return Err(QueryError::Invalid(parsed.diagnostics));
+        }
+        if syntax_only {
+            return Ok(());
+        }
+        let mut binder = Binder::new(catalog, None, call_context(&RunOptions::default()));
+        binder.bind_query(&parsed.query)?;
+        Ok(())
+    }
+
+    /// Parses, binds and runs a query. Must be called on a multi-threaded Tokio runtime:
+    /// binding may run subqueries (`toscalar`, `bag_unpack`) and blocks on them.
+    pub async fn run(
+        &self,
+        query: &str,
+        catalog: Arc<dyn Catalog>,
+        options: RunOptions,
+    ) -> Result<QueryResult, QueryError> {
+        let engine = self.clone();
+        let text = query.to_string();
+        let handle = tokio::runtime::Handle::current();
+        let bound = tokio::task::spawn_blocking(move || {
+            let parsed = parse(&text);
+            if parsed.has_errors() {
+                return Err(QueryError::Invalid(parsed.diagnostics));
+            }
+            let executor = BlockingExecutor { context: engine.context.clone(), handle };
+            let mut binder = Binder::new(catalog.as_ref(), Some(&executor), call_context(&options))
+                .with_parameters(options.parameters.clone());
+            let results = binder.bind_query(&parsed.query)?;
+            Ok(results.into_iter().map(|r| (r.name, r.relation)).collect::<Vec<_>>())
+        })
+        .await
+        .map_err(|e| QueryError::Execution(format!("the query was interrupted: {e}")))??;
+        let mut tables = Vec::with_capacity(bound.len());
+        for (name, relation) in bound {
+            let batches = self.execute(relation.plan.clone()).await?;
+            tables.push(ResultTable { name, columns: relation.columns, batches, render: relation.render });
+        }
+        Ok(QueryResult { tables })
+    }
+
+    async fn execute(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
+        let frame = self
+            .context
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| QueryError::Execution(first_line(&e.to_string())))?;
+        frame.collect().await.map_err(|e| QueryError::Execution(first_line(&e.to_string())))
+    }
+}
+
+fn call_context(options: &RunOptions) -> CallContext {
+    let now = options.now.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
+    });
+    CallContext { now, principal: options.principal.clone().unwrap_or_else(|| "aaduser=vigil".to_string()) }
+}
+
+/// Runs plans for the binder from a blocking thread.
+struct BlockingExecutor {
+    context: SessionContext,
+    handle: tokio::runtime::Handle,
+}
+
+impl Executor for BlockingExecutor {
+    fn collect(&self, plan: LogicalPlan) -> datafusion::error::Result<Vec<RecordBatch>> {
+        let context = self.context.clone();
+        self.handle.block_on(async move { context.execute_logical_plan(plan).await?.collect().await })
+    }
+}
+
+/// The literal an expression without columns evaluates to, if DataFusion can fold it.
+pub(crate) fn simplify_constant(expr: &Expr) -> Option<Expr> {
+    ExprSimplifier::new(SimplifyContext::default()).simplify(expr.clone()).ok()
+}

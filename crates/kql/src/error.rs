@@ -1,0 +1,82 @@
+//! Errors of binding and running a query, as diagnostics with spans where the query has one.
+
+use std::fmt;
+
+use vigil_kql_syntax::{Code, Diagnostic, Span};
+
+/// A binding error: a diagnostic, possibly without a position yet (filled in by the caller
+/// that knows which part of the query was being bound).
+#[derive(Debug, Clone)]
+pub struct BindError(pub Diagnostic);
+
+pub type BindResult<T> = Result<T, BindError>;
+
+impl BindError {
+    pub fn new(code: Code, span: Span, message: impl Into<String>) -> BindError {
+        BindError(Diagnostic::error(code, span, message))
+    }
+
+    /// A plan-building failure; these point at the operator being bound once `at` is applied.
+    pub fn plan(error: datafusion::error::DataFusionError) -> BindError {
+        BindError(Diagnostic::error(Code::Unsupported, Span::default(), first_line(&error.to_string())))
+    }
+
+    /// Gives the error a position if it has none.
+    pub fn at(mut self, span: Span) -> BindError {
+        if self.0.span == Span::default() {
+            self.0.span = span;
+        }
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> BindError {
+        self.0.help = Some(help.into());
+        self
+    }
+}
+
+/// DataFusion messages carry context lines and backtraces; users need the first line.
+pub fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+/// Why a query did not produce a result.
+#[derive(Debug)]
+pub enum QueryError {
+    /// The query text does not parse, or does not bind: one or more diagnostics.
+    Invalid(Vec<Diagnostic>),
+    /// The query is valid but failed while running (an I/O error, an invalid regex in data...).
+    Execution(String),
+}
+
+impl QueryError {
+    /// Renders for people, with carets under the offending text.
+    pub fn render(&self, source: &str) -> String {
+        match self {
+            QueryError::Invalid(diagnostics) => {
+                diagnostics.iter().map(|d| d.render(source)).collect::<Vec<_>>().join("\n\n")
+            }
+            QueryError::Execution(message) => format!("error[{}]: {message}", Code::Execution.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for QueryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            QueryError::Invalid(diagnostics) => {
+                let messages: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+                write!(f, "{}", messages.join("; "))
+            }
+            QueryError::Execution(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for QueryError {}
+
+impl From<BindError> for QueryError {
+    fn from(error: BindError) -> QueryError {
+        QueryError::Invalid(vec![error.0])
+    }
+}

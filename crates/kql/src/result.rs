@@ -1,0 +1,156 @@
+//! Query results and their three renderings: the Log Analytics query API's JSON, CSV, and an
+//! aligned text table for people.
+
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::{Value as Json, json};
+use vigil_kql_functions::value::{ColumnReader, format_decimal, format_real};
+use vigil_kql_functions::{KqlColumn, KqlType, Value};
+use vigil_kql_syntax::literal::{format_datetime, format_timespan};
+
+use crate::relation::Render;
+
+#[derive(Debug, Clone)]
+pub struct ResultTable {
+    pub name: String,
+    pub columns: Vec<KqlColumn>,
+    pub batches: Vec<RecordBatch>,
+    pub render: Option<Render>,
+}
+
+impl ResultTable {
+    pub fn row_count(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+
+    /// Every row as values of the columns' KQL types.
+    pub fn rows(&self) -> Vec<Vec<Value>> {
+        let mut rows = Vec::with_capacity(self.row_count());
+        for batch in &self.batches {
+            let readers: Vec<Option<ColumnReader>> =
+                self.columns.iter().enumerate().map(|(i, c)| ColumnReader::new(batch.column(i), c.ty).ok()).collect();
+            for row in 0..batch.num_rows() {
+                rows.push(readers.iter().map(|r| r.as_ref().map(|r| r.value(row)).unwrap_or(Value::Null)).collect());
+            }
+        }
+        rows
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub tables: Vec<ResultTable>,
+}
+
+/// A cell as the Log Analytics API returns it.
+pub fn cell_json(value: &Value, ty: KqlType) -> Json {
+    match value {
+        Value::Null if ty == KqlType::String => Json::String(String::new()),
+        Value::Null => Json::Null,
+        Value::Bool(v) => Json::Bool(*v),
+        Value::Int(v) => json!(v),
+        Value::Long(v) => json!(v),
+        Value::Real(v) if v.is_finite() => json!(v),
+        Value::Real(v) => Json::String(format_real(*v)),
+        Value::Decimal(v) => Json::String(format_decimal(*v)),
+        Value::String(s) | Value::Guid(s) => Json::String(s.clone()),
+        Value::DateTime(v) => Json::String(format_datetime(*v)),
+        Value::Timespan(v) => Json::String(format_timespan(*v)),
+        Value::Dynamic(json) => json.clone(),
+    }
+}
+
+/// A cell as text, for CSV and the table view.
+pub fn cell_text(value: &Value) -> String {
+    match value {
+        Value::Dynamic(Json::String(s)) => Json::String(s.clone()).to_string(),
+        Value::Dynamic(json) => json.to_string(),
+        other => other.to_kql_string(),
+    }
+}
+
+impl QueryResult {
+    /// `{"tables":[{"name","columns":[{"name","type"}],"rows":[[...]]}]}`
+    pub fn to_json(&self) -> Json {
+        let tables: Vec<Json> = self
+            .tables
+            .iter()
+            .map(|table| {
+                let columns: Vec<Json> =
+                    table.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect();
+                let rows: Vec<Json> = table
+                    .rows()
+                    .iter()
+                    .map(|row| Json::Array(row.iter().zip(&table.columns).map(|(v, c)| cell_json(v, c.ty)).collect()))
+                    .collect();
+                json!({"name": table.name, "columns": columns, "rows": rows})
+            })
+            .collect();
+        json!({ "tables": tables })
+    }
+
+    /// RFC 4180 CSV of the primary table, with a header row.
+    pub fn to_csv(&self) -> String {
+        let Some(table) = self.tables.first() else { return String::new() };
+        let mut out = String::new();
+        let header: Vec<String> = table.columns.iter().map(|c| csv_field(&c.name)).collect();
+        out.push_str(&header.join(","));
+        out.push_str("\r\n");
+        for row in table.rows() {
+            let fields: Vec<String> = row.iter().map(|v| csv_field(&cell_text(v))).collect();
+            out.push_str(&fields.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+
+    /// Each table as aligned columns under a header, for reading in a terminal.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        for (index, table) in self.tables.iter().enumerate() {
+            if self.tables.len() > 1 {
+                if index > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&format!("{}\n", table.name));
+            }
+            let rows: Vec<Vec<String>> =
+                table.rows().iter().map(|r| r.iter().map(|v| cell_text(v).replace('\n', " ")).collect()).collect();
+            let widths: Vec<usize> = table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    rows.iter()
+                        .map(|r| r[i].chars().count())
+                        .chain(std::iter::once(c.name.chars().count()))
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |cells: Vec<&str>| -> String {
+                cells
+                    .iter()
+                    .zip(&widths)
+                    .map(|(cell, width)| format!("{cell:<width$}"))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            out.push_str(&line(table.columns.iter().map(|c| c.name.as_str()).collect()));
+            out.push('\n');
+            out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            out.push('\n');
+            for row in &rows {
+                out.push_str(&line(row.iter().map(String::as_str).collect()));
+                out.push('\n');
+            }
+            out.push_str(&format!("({} row{})\n", rows.len(), if rows.len() == 1 { "" } else { "s" }));
+        }
+        out
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
