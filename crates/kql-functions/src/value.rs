@@ -11,7 +11,7 @@ use datafusion::arrow::array::*;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use serde_json::Value as Json;
-use vigil_kql_syntax::literal::{format_datetime, format_timespan};
+use vigil_kql_syntax::literal::{format_datetime, format_datetime_ticks, format_timespan};
 
 use crate::types::{DECIMAL_PRECISION, DECIMAL_SCALE, KqlType};
 
@@ -114,7 +114,7 @@ impl Value {
             Value::Real(v) => format_real(*v),
             Value::Decimal(v) => format_decimal(*v),
             Value::String(s) | Value::Guid(s) => s.clone(),
-            Value::DateTime(v) => format_datetime(*v),
+            Value::DateTime(v) => format_datetime_ticks(*v),
             Value::Timespan(v) => format_timespan(*v),
             Value::Dynamic(Json::Null) => String::new(),
             Value::Dynamic(Json::String(s)) => s.clone(),

@@ -134,6 +134,14 @@ pub fn format_timespan(nanos: i64) -> String {
     out
 }
 
+/// Formats as KQL's `tostring` does: always seven fractional digits
+/// (`2020-01-01T00:00:00.0000000Z`).
+pub fn format_datetime_ticks(nanos: i64) -> String {
+    let whole = format_datetime(nanos - nanos.rem_euclid(NANOS_PER_SECOND));
+    let ticks = nanos.rem_euclid(NANOS_PER_SECOND) / NANOS_PER_TICK;
+    format!("{}.{ticks:07}Z", whole.trim_end_matches('Z'))
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let year = if month <= 2 { year - 1 } else { year };
@@ -436,6 +444,12 @@ mod tests {
         for text in ["2007-04-08T00:00:00Z", "1969-12-31T23:59:59.9999999Z", "2024-02-29T12:30:45.12Z"] {
             assert_eq!(format_datetime(parse_datetime(text).unwrap()), text);
         }
+    }
+
+    #[test]
+    fn tostring_of_datetimes_has_seven_digits() {
+        assert_eq!(format_datetime_ticks(parse_datetime("2020-01-01").unwrap()), "2020-01-01T00:00:00.0000000Z");
+        assert_eq!(format_datetime_ticks(parse_datetime("2020-01-01T01:02:03.45Z").unwrap()), "2020-01-01T01:02:03.4500000Z");
     }
 
     #[test]

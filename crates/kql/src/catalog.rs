@@ -17,6 +17,8 @@ pub struct Table {
     pub name: String,
     pub columns: Vec<KqlColumn>,
     pub provider: Arc<dyn TableProvider>,
+    /// Other names queries may use for a column: `(alias, column)`.
+    pub aliases: Vec<(String, String)>,
 }
 
 impl std::fmt::Debug for Table {
@@ -49,13 +51,17 @@ impl MemoryCatalog {
     pub fn add_batches(&mut self, name: &str, columns: Vec<KqlColumn>, batches: Vec<RecordBatch>) -> Result<()> {
         let schema: SchemaRef = batches.first().map(|b| b.schema()).unwrap_or_else(|| arrow_schema(&columns));
         let provider = MemTable::try_new(schema, vec![batches])?;
-        self.add(Table { name: name.to_string(), columns, provider: Arc::new(provider) });
+        self.add(Table { name: name.to_string(), columns, provider: Arc::new(provider), aliases: Vec::new() });
         Ok(())
     }
 
-    /// Adds a table with columns and no rows, for checking queries against a schema.
-    pub fn add_empty(&mut self, name: &str, columns: Vec<KqlColumn>) -> Result<()> {
-        self.add_batches(name, columns, vec![])
+    /// Adds a table with a schema's columns and aliases and no rows, for checking queries.
+    pub fn add_schema(&mut self, schema: &crate::schema::TableSchema) -> Result<()> {
+        self.add_batches(&schema.name, schema.columns.clone(), vec![])?;
+        if let Some(table) = self.tables.get_mut(&schema.name) {
+            table.aliases = schema.aliases();
+        }
+        Ok(())
     }
 }
 

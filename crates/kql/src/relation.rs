@@ -24,11 +24,13 @@ pub struct Relation {
     /// The name given by `as` or the table name, used by `union withsource` and `search`.
     pub name: Option<String>,
     pub render: Option<Render>,
+    /// Other names for columns, `(alias, column)`, while the column is there.
+    pub aliases: Vec<(String, String)>,
 }
 
 impl Relation {
     pub fn new(plan: LogicalPlan, columns: Vec<KqlColumn>) -> Relation {
-        Relation { plan, columns, ordered: false, name: None, render: None }
+        Relation { plan, columns, ordered: false, name: None, render: None, aliases: Vec::new() }
     }
 
     pub fn column(&self, name: &str) -> Option<&KqlColumn> {
@@ -46,7 +48,14 @@ impl Relation {
 
     /// A new relation with `plan` and `columns`, keeping this one's order, name and chart.
     pub fn with(&self, plan: LogicalPlan, columns: Vec<KqlColumn>) -> Relation {
-        Relation { plan, columns, ordered: self.ordered, name: self.name.clone(), render: self.render.clone() }
+        Relation {
+            plan,
+            columns,
+            ordered: self.ordered,
+            name: self.name.clone(),
+            render: self.render.clone(),
+            aliases: self.aliases.clone(),
+        }
     }
 
     /// Projects `exprs`, naming output `i` as `columns[i]`.

@@ -13,6 +13,26 @@ pub struct TableSchema {
     pub columns: Vec<KqlColumn>,
 }
 
+impl TableSchema {
+    /// Other names for columns. Defender's advanced hunting calls the event time `Timestamp`
+    /// where Sentinel's copies of its tables have `TimeGenerated`; hunting queries written for
+    /// Defender work here because `Timestamp` resolves to `TimeGenerated` in those tables.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        let has = |name: &str| self.columns.iter().any(|c| c.name == name);
+        if is_defender_table(&self.name) && has("TimeGenerated") && !has("Timestamp") {
+            vec![("Timestamp".to_string(), "TimeGenerated".to_string())]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// Tables that Microsoft Defender XDR's advanced hunting has, and Sentinel receives from it.
+fn is_defender_table(name: &str) -> bool {
+    ["Device", "Email", "Identity", "Alert", "Behavior"].iter().any(|prefix| name.starts_with(prefix))
+        || ["CloudAppEvents", "UrlClickEvents", "AADSignInEventsBeta", "AADSpnSignInEventsBeta"].contains(&name)
+}
+
 /// Reads one table schema from Azure table JSON; errors say which part is wrong.
 pub fn parse_table_json(text: &str) -> Result<TableSchema, String> {
     let json: Json = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
@@ -67,6 +87,13 @@ mod tests {
         let schema = parse_table_json(r#"{"name":"T_CL","properties":{"schema":{"name":"T_CL","columns":[{"name":"TimeGenerated","type":"datetime"},{"name":"Data","type":"dynamic"}]}}}"#).unwrap();
         assert_eq!(schema.name, "T_CL");
         assert_eq!(schema.columns[1], KqlColumn::new("Data", KqlType::Dynamic));
+    }
+
+    #[test]
+    fn defender_tables_answer_to_timestamp() {
+        let schema = |name: &str| TableSchema { name: name.into(), columns: vec![KqlColumn::new("TimeGenerated", KqlType::DateTime)] };
+        assert_eq!(schema("DeviceLogonEvents").aliases(), [("Timestamp".to_string(), "TimeGenerated".to_string())]);
+        assert!(schema("SigninLogs").aliases().is_empty());
     }
 
     #[test]

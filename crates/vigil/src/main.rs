@@ -146,7 +146,7 @@ fn read_schemas(paths: &[PathBuf]) -> Result<Vec<TableSchema>, Failure> {
 async fn catalog(engine: &Engine, tables: &[String], schemas: &[TableSchema]) -> Result<MemoryCatalog, Failure> {
     let mut catalog = MemoryCatalog::new();
     for schema in schemas {
-        catalog.add_empty(&schema.name, schema.columns.clone()).map_err(|e| Failure::Usage(e.to_string()))?;
+        catalog.add_schema(schema).map_err(|e| Failure::Usage(e.to_string()))?;
     }
     for table in tables {
         let Some((name, file)) = table.split_once('=') else {

@@ -82,7 +82,8 @@ async fn add_parquet(
             })
             .collect::<Result<_, _>>()?,
     };
-    catalog.add(Table { name: name.to_string(), columns, provider: Arc::new(provider) });
+    let aliases = schema.map(TableSchema::aliases).unwrap_or_default();
+    catalog.add(Table { name: name.to_string(), columns, provider: Arc::new(provider), aliases });
     Ok(())
 }
 

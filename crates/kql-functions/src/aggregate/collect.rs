@@ -426,7 +426,8 @@ fn percentiles(
             let udaf = KqlUdaf::new("percentiles_array", arg_types, AggregateResult::One(Dynamic), factory)
                 .with_identity(identity);
             let mut outputs = one(udaf_call(udaf, value_args, None), Dynamic);
-            outputs[0].name = Some(format!("percentiles_{base}"));
+            let prefix = if weighted { "percentile" } else { "percentiles" };
+            outputs[0].name = Some(format!("{prefix}_{base}"));
             Ok(outputs)
         }
         PercentileResult::Columns => {

@@ -318,7 +318,13 @@ pub fn register(r: &mut Registry) {
     }
     r.scalar("series_stats_dynamic", 1..=2, "Statistics of a series as a property bag.", |_, a| {
         Ok(call_row("series_stats_dynamic", &a[..1], &[Dynamic], Dynamic, |v| match numbers(&v[0]) {
-            Some(values) => Value::Dynamic(Json::Object(stats(&values))),
+            Some(values) => {
+                let mut bag = stats(&values);
+                let present = present(&values);
+                bag.insert("sum".into(), real_json(present.iter().sum()));
+                bag.insert("len".into(), Json::from(values.len()));
+                Value::Dynamic(Json::Object(bag))
+            }
             None => Value::Null,
         }))
     });

@@ -120,9 +120,8 @@ pub fn register(r: &mut Registry) {
                 index_of(
                     &haystack,
                     &needle,
-                    optional_i64(v, 2, 0),
-                    optional_i64(v, 3, -1),
-                    optional_i64(v, 4, 1),
+                    (optional_i64(v, 2, 0), optional_i64(v, 3, -1), optional_i64(v, 4, 1)),
+                    true,
                     |h, n| h == n,
                 )
             }))
@@ -479,13 +478,14 @@ fn optional_i64(values: &[Value], index: usize, default: i64) -> i64 {
     values.get(index).map(|v| v.as_i64().unwrap_or(default)).unwrap_or(default)
 }
 
-/// Kusto's indexof over characters: search in `[start, start+length)` for the nth occurrence.
+/// Kusto's search for the nth occurrence of `needle` from `start` over `length` items. For
+/// strings (`indexof`) the item at `start + length` is still searched; for arrays
+/// (`array_index_of`) it is not, as the reference's examples show.
 fn index_of<T>(
     haystack: &[T],
     needle: &[T],
-    start: i64,
-    length: i64,
-    occurrence: i64,
+    (start, length, occurrence): (i64, i64, i64),
+    end_inclusive: bool,
     eq: impl Fn(&T, &T) -> bool,
 ) -> Value {
     let len = haystack.len() as i64;
@@ -493,7 +493,7 @@ fn index_of<T>(
     if start > len || occurrence < 1 || length < -1 {
         return Value::Long(-1);
     }
-    let end = if length == -1 { len } else { (start + length).min(len) };
+    let end = if length == -1 { len } else { (start + length + i64::from(end_inclusive)).min(len) };
     let mut found = 0;
     let mut position = start;
     while position + needle.len() as i64 <= end {
@@ -511,7 +511,7 @@ fn index_of<T>(
 
 /// `array_index_of` shares `indexof`'s search rules over array elements.
 pub fn array_index_of(items: &[Json], lookup: &Json, start: i64, length: i64, occurrence: i64) -> Value {
-    index_of(items, std::slice::from_ref(lookup), start, length, occurrence, crate::dynamic::json_equal)
+    index_of(items, std::slice::from_ref(lookup), (start, length, occurrence), false, crate::dynamic::json_equal)
 }
 
 /// A compiled pattern when the argument is a constant; an error when the constant is invalid.
@@ -580,12 +580,9 @@ fn trim(args: &[Arg], start: bool, end: bool) -> Result<TypedExpr, String> {
     Ok(TypedExpr::new(expr, Str))
 }
 
+/// Strict base64: text without its padding is not valid, as in Kusto.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let trimmed = text.trim();
-    BASE64.decode(trimmed).ok().or_else(|| {
-        let padded = format!("{trimmed}{}", "=".repeat((4 - trimmed.len() % 4) % 4));
-        BASE64.decode(padded).ok()
-    })
+    BASE64.decode(text.trim()).ok()
 }
 
 /// The bytes of a GUID in .NET's order (first three groups little-endian).

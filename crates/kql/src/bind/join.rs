@@ -104,7 +104,18 @@ impl Binder<'_> {
             }
         };
         let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
-        Ok(Relation::new(plan, columns))
+        let mut relation = Relation::new(plan, columns);
+        relation.aliases = match kind {
+            Kind::RightSemi | Kind::RightAnti => right.aliases.clone(),
+            Kind::LeftSemi | Kind::LeftAnti => left.aliases.clone(),
+            _ => left.aliases.iter().chain(&right.aliases).fold(Vec::new(), |mut all, alias| {
+                if !all.contains(alias) {
+                    all.push(alias.clone());
+                }
+                all
+            }),
+        };
+        Ok(relation)
     }
 
     pub(crate) fn bind_lookup(

@@ -255,7 +255,10 @@ impl<'a> Binder<'a> {
             Some(Binding::Tabular(relation)) => return Ok(relation),
             Some(Binding::Function(function)) if function.definition.parameters.is_empty() => {
                 return self.call_user_function(&function, &[], span, &Row::default()).and_then(|r| match r {
-                    FunctionResult::Tabular(relation) => Ok(relation),
+                    FunctionResult::Tabular(mut relation) => {
+                        relation.name.get_or_insert_with(|| name.to_string());
+                        Ok(relation)
+                    }
                     FunctionResult::Scalar(_) => {
                         Err(BindError::new(Code::TypeMismatch, span, format!("'{name}' is a scalar, not a table")))
                     }
@@ -315,6 +318,7 @@ impl<'a> Binder<'a> {
         let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
         let mut relation = Relation::new(plan, table.columns.clone());
         relation.name = Some(table.name.clone());
+        relation.aliases = table.aliases.clone();
         Ok(relation)
     }
 

@@ -274,7 +274,9 @@ impl Binder<'_> {
             columns.push(column.clone());
         }
         let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
-        Ok(Relation::new(plan, columns))
+        let mut relation = Relation::new(plan, columns);
+        relation.aliases = input.aliases.clone();
+        Ok(relation)
     }
 
     /// The relation with a column numbering its rows 0, 1, 2... in order.

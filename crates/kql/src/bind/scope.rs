@@ -115,21 +115,26 @@ pub struct RowColumn {
 #[derive(Debug, Clone, Default)]
 pub struct Row {
     pub columns: Vec<RowColumn>,
+    /// Other names of columns, resolvable but not part of the row's output.
+    pub aliases: Vec<RowColumn>,
 }
 
 impl Row {
     pub fn of(relation: &Relation) -> Row {
+        let column = |c: &vigil_kql_functions::KqlColumn| RowColumn { name: c.name.clone(), ty: c.ty, expr: column_expr(&c.name) };
         Row {
-            columns: relation
-                .columns
+            columns: relation.columns.iter().map(column).collect(),
+            aliases: relation
+                .aliases
                 .iter()
-                .map(|c| RowColumn { name: c.name.clone(), ty: c.ty, expr: column_expr(&c.name) })
+                .filter(|(alias, _)| relation.column(alias).is_none())
+                .filter_map(|(alias, target)| relation.column(target).map(|c| RowColumn { name: alias.clone(), ..column(c) }))
                 .collect(),
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&RowColumn> {
-        self.columns.iter().find(|c| c.name == name)
+        self.columns.iter().find(|c| c.name == name).or_else(|| self.aliases.iter().find(|c| c.name == name))
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

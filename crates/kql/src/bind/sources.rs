@@ -310,7 +310,13 @@ pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column:
         builder = builder.union(plan).map_err(BindError::plan)?;
     }
     let plan = builder.build().map_err(BindError::plan)?;
-    Ok(Relation::new(plan, output_columns))
+    let mut relation = Relation::new(plan, output_columns);
+    // An alias that every input has still names the same column.
+    relation.aliases = inputs
+        .first()
+        .map(|first| first.aliases.iter().filter(|alias| inputs.iter().all(|r| r.aliases.contains(alias))).cloned().collect())
+        .unwrap_or_default();
+    Ok(relation)
 }
 
 /// The values of `range`: numbers, datetimes or timespans from start to stop by step.

@@ -1,0 +1,252 @@
+//! Conformance runners. Each prints its pass counts and exits non-zero below its bar:
+//!
+//! - `docs`: the KQL reference's examples, each run and compared with the page's output table;
+//! - `realworld`: real hunting queries, the share that parses, and the share that binds and
+//!   plans against the documented schemas of Sentinel and Defender tables;
+//! - `kqlt`: this repository's own cases (`tests/kqlt/*.kqlt`), including the diagnostics of
+//!   broken queries, with `--complete` to write their expectations.
+
+mod compare;
+mod kqlt;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use vigil_kql::{Engine, MemoryCatalog, QueryError, RunOptions};
+
+const USAGE: &str = "usage: vigil-conformance docs [--case ID] [--verbose]
+       vigil-conformance realworld [--verbose]
+       vigil-conformance kqlt [--complete] [FILE...]
+The shared corpora are found through $VIGIL_CONFORMANCE_DIR, else ../shared/conformance
+from the working directory or an ancestor of it.";
+
+/// The share of eligible cases that must pass.
+const DOCS_BAR: f64 = 0.90;
+const PARSE_BAR: f64 = 0.98;
+const BIND_BAR: f64 = 0.90;
+
+/// No single example should take this long; one that does counts as a failure.
+const CASE_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 * 1024 * 1024).build().expect("a runtime");
+    let outcome = match args.first().map(String::as_str) {
+        Some("docs") => runtime.block_on(docs(&args[1..])),
+        Some("realworld") => realworld(&args[1..]),
+        Some("kqlt") => runtime.block_on(kqlt::run(&args[1..])),
+        _ => Err(USAGE.to_string()),
+    };
+    match outcome {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The shared conformance folder.
+fn corpus_dir() -> Result<PathBuf, String> {
+    if let Ok(dir) = std::env::var("VIGIL_CONFORMANCE_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let start = std::env::current_dir().map_err(|e| e.to_string())?;
+    for dir in start.ancestors() {
+        let candidate = dir.join("../shared/conformance");
+        if candidate.is_dir() {
+            return Ok(candidate);
+        }
+        let candidate = dir.join("shared/conformance");
+        if candidate.is_dir() {
+            return Ok(candidate);
+        }
+    }
+    Err("cannot find the shared conformance corpora; set VIGIL_CONFORMANCE_DIR".into())
+}
+
+fn read_cases(path: &Path) -> Result<Vec<Json>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Why a reference example cannot be compared with its printed output, if it cannot.
+fn ineligible(query: &str) -> Option<&'static str> {
+    let lower = query.to_ascii_lowercase();
+    let call = |name: &str| {
+        lower.match_indices(name).any(|(i, _)| {
+            let before_ok = i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric() && lower.as_bytes()[i - 1] != b'_';
+            let rest = lower[i + name.len()..].trim_start();
+            before_ok && rest.starts_with('(')
+        })
+    };
+    if ["now", "ago", "rand", "new_guid"].iter().any(|f| call(f)) || lower.contains("| sample") || lower.contains("sample-distinct") {
+        return Some("nondeterministic (now, ago, rand, new_guid, sample)");
+    }
+    if lower.contains("geo_") {
+        return Some("spatial (geo_*)");
+    }
+    let graph = ["make-graph", "graph-match", "graph-shortest-paths", "graph-mark-components", "graph-to-table"];
+    if lower.contains("ai_") || lower.contains("_request") || graph.iter().any(|g| lower.contains(g)) || lower.contains("evaluate python") || lower.contains("evaluate r(") {
+        return Some("external (ai_*, *_request, graph, evaluate python/r)");
+    }
+    None
+}
+
+/// Reference examples that cannot pass for a reason outside the engine, each with that reason.
+fn load_skips() -> BTreeMap<String, String> {
+    parse_reasons(include_str!("../data/docs-skips.txt"))
+}
+
+/// Reference examples whose printed column names are wrong: their values are still compared.
+fn load_name_errata() -> BTreeMap<String, String> {
+    parse_reasons(include_str!("../data/docs-column-errata.txt"))
+}
+
+fn parse_reasons(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t').map(|(id, reason)| (id.trim().to_string(), reason.trim().to_string())))
+        .collect()
+}
+
+fn is_ordered(query: &str) -> bool {
+    let compact: String = query.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    ["| sort by", "| order by", "| top ", "|sort by", "|order by", "|top "].iter().any(|p| compact.contains(p))
+}
+
+async fn docs(args: &[String]) -> Result<bool, String> {
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let only = args.iter().position(|a| a == "--case").and_then(|i| args.get(i + 1)).cloned();
+    let path = corpus_dir()?.join("kql/kql-docs-examples.dev.json");
+    let cases = read_cases(&path)?;
+    let skips = load_skips();
+    let errata = load_name_errata();
+    let engine = Engine::new();
+    let catalog: Arc<MemoryCatalog> = Arc::new(MemoryCatalog::new());
+    let (mut eligible, mut passed) = (0, 0);
+    let mut ineligible_count: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
+    let mut failures: Vec<(String, String)> = Vec::new();
+    for case in &cases {
+        let id = case["id"].as_str().unwrap_or_default().to_string();
+        if only.as_ref().is_some_and(|o| *o != id) {
+            continue;
+        }
+        let query = case["query"].as_str().unwrap_or_default();
+        if let Some(reason) = ineligible(query) {
+            *ineligible_count.entry(reason).or_default() += 1;
+            continue;
+        }
+        eligible += 1;
+        if let Some(reason) = skips.get(&id) {
+            skipped.push((id, reason.clone()));
+            continue;
+        }
+        let columns: Vec<String> = case["expected"]["columns"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let rows: Vec<Vec<String>> = case["expected"]["rows"]
+            .as_array()
+            .map(|rows| rows.iter().map(|r| r.as_array().map(|cells| cells.iter().map(|c| c.as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default()).collect())
+            .unwrap_or_default();
+        let run = tokio::time::timeout(CASE_TIMEOUT, engine.run(query, catalog.clone(), RunOptions::default())).await;
+        let outcome = match run {
+            Err(_) => Err(format!("timed out after {CASE_TIMEOUT:?}")),
+            Ok(Err(QueryError::Invalid(diagnostics))) => Err(diagnostics.iter().map(|d| d.render(query)).collect::<Vec<_>>().join("\n")),
+            Ok(Err(error)) => Err(error.to_string()),
+            Ok(Ok(result)) => match result.tables.first() {
+                Some(table) => match compare::compare(table, &columns, &rows, is_ordered(query), !errata.contains_key(&id)) {
+                    None => Ok(()),
+                    Some(difference) => Err(difference),
+                },
+                None => Err("no result table".into()),
+            },
+        };
+        match outcome {
+            Ok(()) => passed += 1,
+            Err(reason) => failures.push((id, reason)),
+        }
+    }
+    println!("KQL reference examples ({}):", path.display());
+    println!("  {} cases; not comparable by rule: {}", cases.len(), ineligible_count.values().sum::<usize>());
+    for (reason, count) in &ineligible_count {
+        println!("    {count:3}  {reason}");
+    }
+    println!("  skipped with a reason: {}", skipped.len());
+    for (id, reason) in &skipped {
+        println!("    {id}: {reason}");
+    }
+    for (id, reason) in &failures {
+        let reason = if verbose { reason.clone() } else { reason.lines().next().unwrap_or_default().chars().take(160).collect() };
+        println!("  FAIL {id}: {reason}");
+    }
+    let share = passed as f64 / eligible.max(1) as f64;
+    println!("docs: {passed}/{eligible} eligible examples pass ({:.1}%; skipped count as failures; bar {:.0}%)", share * 100.0, DOCS_BAR * 100.0);
+    Ok(only.is_some() && failures.is_empty() || share >= DOCS_BAR)
+}
+
+fn realworld(args: &[String]) -> Result<bool, String> {
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let dir = corpus_dir()?;
+    let cases = read_cases(&dir.join("kql/realworld-queries.dev.json"))?;
+    let schemas = vigil_kql::schema::load_schemas(&dir.join("schemas"))?;
+    let mut catalog = MemoryCatalog::new();
+    for schema in &schemas {
+        catalog.add_schema(schema).map_err(|e| e.to_string())?;
+    }
+    let engine = Engine::new();
+    let (mut parsed, mut bound) = (0, 0);
+    let mut unparsed = Vec::new();
+    let mut unbound: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for case in &cases {
+        let id = case["id"].as_str().unwrap_or_default();
+        let query = case["query"].as_str().unwrap_or_default();
+        match engine.check(query, &catalog, true) {
+            Ok(()) => parsed += 1,
+            Err(error) => {
+                unparsed.push(format!("{id}: {}", first_line(&error, query)));
+                continue;
+            }
+        }
+        match engine.check(query, &catalog, false) {
+            Ok(()) => bound += 1,
+            Err(error) => {
+                let message = first_line(&error, query);
+                let key = message.split('\'').next().unwrap_or(&message).to_string();
+                unbound.entry(key).or_default().push(format!("{id}: {message}"));
+            }
+        }
+    }
+    let total = cases.len().max(1) as f64;
+    for failure in &unparsed {
+        println!("  PARSE {failure}");
+    }
+    for (kind, failures) in &unbound {
+        println!("  BIND {} x {kind}", failures.len());
+        if verbose {
+            for failure in failures {
+                println!("      {failure}");
+            }
+        }
+    }
+    println!("realworld: {parsed}/{} parse ({:.1}%; bar {:.0}%)", cases.len(), parsed as f64 / total * 100.0, PARSE_BAR * 100.0);
+    println!("realworld: {bound}/{} bind and plan against {} table schemas ({:.1}%; bar {:.0}%)", cases.len(), schemas.len(), bound as f64 / total * 100.0, BIND_BAR * 100.0);
+    Ok(parsed as f64 / total >= PARSE_BAR && bound as f64 / total >= BIND_BAR)
+}
+
+fn first_line(error: &QueryError, query: &str) -> String {
+    match error {
+        QueryError::Invalid(diagnostics) => diagnostics
+            .first()
+            .map(|d| {
+                let at = vigil_kql_syntax::LineCol::of(query, d.span.start as usize);
+                format!("{}:{} {}", at.line, at.column, d)
+            })
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
