@@ -141,13 +141,14 @@ impl Parser<'_> {
     fn list_operand(&mut self, value: Expr, op: ListOp) -> PResult<Expr> {
         let items = if self.at(TokenKind::LParen) {
             let open = self.advance();
+            if self.at(TokenKind::RParen) {
+                return Err(self.error_here("at least one value in the list"));
+            }
             let mut items = Vec::new();
-            if !self.at(TokenKind::RParen) {
-                loop {
-                    items.push(self.expr()?);
-                    if !self.eat(TokenKind::Comma) {
-                        break;
-                    }
+            loop {
+                items.push(self.expr()?);
+                if !self.eat(TokenKind::Comma) {
+                    break;
                 }
             }
             self.expect_close(TokenKind::RParen, &open, "the list")?;
@@ -287,9 +288,19 @@ impl Parser<'_> {
                 let span = ident.span;
                 Ok(Expr::new(ExprKind::Name(ident), span))
             }
-            TokenKind::Star => {
+            TokenKind::Star
+                if matches!(
+                    self.kind_at(1),
+                    TokenKind::Comma | TokenKind::RParen | TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof
+                ) =>
+            {
                 self.advance();
                 Ok(Expr::new(ExprKind::Wildcard("*".into()), token.span))
+            }
+            TokenKind::LBracket if self.kind_at(1) == TokenKind::String => {
+                let open = self.advance();
+                self.advance();
+                Err(self.expect_close(TokenKind::RBracket, &open, "the bracketed name").unwrap_err())
             }
             TokenKind::Ident => self.identifier_primary(),
             TokenKind::Eof => Err(self.error_here("an expression")),
@@ -528,6 +539,9 @@ impl Parser<'_> {
                 },
                 _ => match scalar_literal(kind, &text) {
                     Some(literal) => literal,
+                    None if kind == "int" && parse_signed_integer(&text).is_some() => {
+                        return Err(self.invalid_literal(content_span, format!("int literal {text} is out of range; use long({text})")));
+                    }
                     // Not a literal: a conversion call such as `int(x)`.
                     None => return Ok(None),
                 },

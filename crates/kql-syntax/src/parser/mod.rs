@@ -242,7 +242,15 @@ impl<'a> Parser<'a> {
             if self.peek().newline_before && self.can_start_statement() {
                 continue;
             }
-            if self.pos == start || !matches!(self.kind(), TokenKind::Pipe) {
+            if matches!(self.kind(), TokenKind::RParen | TokenKind::RBracket | TokenKind::RBrace) {
+                let token = self.peek().clone();
+                let name = token.kind.describe();
+                self.diagnostics.push(Diagnostic::error(
+                    Code::UnbalancedBracket,
+                    token.span,
+                    format!("unbalanced {name}: there is no opening bracket for it to close"),
+                ));
+            } else if self.pos == start || !matches!(self.kind(), TokenKind::Pipe) {
                 let _ = self.error_here("';' or '|' between statements");
             }
             // Skip the rest so that one mistake does not cascade into many.

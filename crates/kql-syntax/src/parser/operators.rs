@@ -551,6 +551,9 @@ impl Parser<'_> {
 
     /// The right side of `join` and `lookup`: a name, a call, or a parenthesized subquery.
     fn table_operand(&mut self) -> PResult<Expr> {
+        if self.at_word("on") {
+            return Err(self.error_here("the table to join with (a name or a parenthesized query)"));
+        }
         if self.at(TokenKind::LParen) {
             let open = self.advance();
             let inner = self.expr()?;

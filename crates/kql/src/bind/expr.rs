@@ -420,6 +420,14 @@ impl Binder<'_> {
             return self.collect_window(name, args, row, span);
         }
         let Some(definition) = registry.scalar_function(name) else {
+            // Inside summarize, a misspelled aggregate is the likelier mistake.
+            let aggregates: Vec<&str> = registry.aggregate_functions().map(|f| f.name).collect();
+            if self.aggregates.is_some() {
+                if let Some(candidate) = suggest(name, aggregates) {
+                    return Err(BindError::new(Code::UnknownName, function.span, format!("unknown function '{name}'"))
+                        .with_help(format!("did you mean '{candidate}'?")));
+                }
+            }
             let mut candidates: Vec<&str> = registry.names().collect();
             let scope_names = self.scope.names();
             candidates.extend(scope_names.iter().map(String::as_str));
