@@ -17,7 +17,13 @@ pub fn clean_cell(cell: &str) -> String {
     if text.len() >= 2 && text.starts_with('<') && text.ends_with('>') && !text.contains("<br>") {
         text = text[1..text.len() - 1].to_string();
     }
-    text.replace("<br>", "\n").replace("&nbsp;", "").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").trim().to_string()
+    text.replace("<br>", "\n")
+        .replace("&nbsp;", "")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+        .trim()
+        .to_string()
 }
 
 /// A column name as printed: without backticks, and without a `Column:type` suffix.
@@ -40,7 +46,9 @@ pub fn cell_matches(expected: &str, value: &Value, ty: KqlType) -> bool {
             "false" | "0" => !*v,
             _ => false,
         },
-        (Value::Int(_) | Value::Long(_) | Value::Real(_) | Value::Decimal(_), _) => numbers_match(&expected, value.as_f64().unwrap_or(f64::NAN)),
+        (Value::Int(_) | Value::Long(_) | Value::Real(_) | Value::Decimal(_), _) => {
+            numbers_match(&expected, value.as_f64().unwrap_or(f64::NAN))
+        }
         (Value::DateTime(actual), _) => parse_datetime(&expected).is_some_and(|e| (e - actual).abs() < 100),
         (Value::Timespan(actual), _) => parse_timespan(&expected).is_some_and(|e| (e - actual).abs() < 100),
         (Value::Dynamic(actual), _) => dynamic_matches(&expected, actual),
@@ -67,7 +75,8 @@ fn numbers_match(expected: &str, actual: f64) -> bool {
     if printed == actual {
         return true;
     }
-    let decimals = text.split_once('.').map(|(_, f)| f.trim_end_matches(|c: char| !c.is_ascii_digit()).len()).unwrap_or(0) as i32;
+    let decimals =
+        text.split_once('.').map(|(_, f)| f.trim_end_matches(|c: char| !c.is_ascii_digit()).len()).unwrap_or(0) as i32;
     let tolerance = (0.5 * 10f64.powi(-decimals)).max(printed.abs() * 1e-12);
     (printed - actual).abs() <= tolerance * 1.000_001
 }
@@ -99,13 +108,21 @@ fn json_equal(a: &Json, b: &Json) -> bool {
             s.parse::<f64>().ok().zip(n.as_f64()).is_some_and(|(x, y)| (x - y).abs() <= 1e-12 * x.abs().max(1.0))
         }
         (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
-        (Json::Object(x), Json::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w))),
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
         _ => a == b,
     }
 }
 
 /// Why a result differs from the expected table, or `None` when it matches.
-pub fn compare(table: &ResultTable, columns: &[String], rows: &[Vec<String>], ordered: bool, check_names: bool) -> Option<String> {
+pub fn compare(
+    table: &ResultTable,
+    columns: &[String],
+    rows: &[Vec<String>],
+    ordered: bool,
+    check_names: bool,
+) -> Option<String> {
     let actual_names: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let expected_names: Vec<String> = columns.iter().map(|c| clean_column(c)).collect();
     if check_names && actual_names != expected_names {
@@ -133,7 +150,12 @@ pub fn compare(table: &ResultTable, columns: &[String], rows: &[Vec<String>], or
     for expected in rows {
         match (0..actual.len()).find(|&i| !used[i] && row_matches(expected, &actual[i])) {
             Some(i) => used[i] = true,
-            None => return Some(format!("no row matches {expected:?}; rows are {}", actual.iter().map(|r| show(r)).collect::<Vec<_>>().join(" | "))),
+            None => {
+                return Some(format!(
+                    "no row matches {expected:?}; rows are {}",
+                    actual.iter().map(|r| show(r)).collect::<Vec<_>>().join(" | ")
+                ));
+            }
         }
     }
     None

@@ -52,7 +52,9 @@ fn parse_file(text: &str) -> Result<Vec<Case>, String> {
             "query" => Kind::Query { ordered: false },
             "query ordered" => Kind::Query { ordered: true },
             "error" => Kind::Error,
-            other => return Err(format!("line {}: expected 'query', 'query ordered' or 'error', found '{other}'", i + 1)),
+            other => {
+                return Err(format!("line {}: expected 'query', 'query ordered' or 'error', found '{other}'", i + 1));
+            }
         };
         let start = i + 1;
         i += 1;
@@ -78,11 +80,23 @@ fn parse_file(text: &str) -> Result<Vec<Case>, String> {
 /// The result as the expectation lines of a `query` case.
 fn render(result: &QueryResult) -> Vec<String> {
     let Some(table) = result.tables.first() else { return vec![] };
-    let mut lines = vec![table.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect::<Vec<_>>().join(" | ")];
+    let mut lines =
+        vec![table.columns.iter().map(|c| format!("{}:{}", c.name, c.ty.name())).collect::<Vec<_>>().join(" | ")];
     for row in table.rows() {
-        lines.push(row.iter().map(|v| vigil_kql::result::cell_text(v).replace('\n', "\\n")).collect::<Vec<_>>().join(" | "));
+        lines.push(row.iter().map(cell).collect::<Vec<_>>().join(" | "));
     }
     lines
+}
+
+/// A cell on one line; null is `null` and the empty string `""`, so no row line is blank.
+fn cell(value: &vigil_kql_functions::Value) -> String {
+    if value.is_null() {
+        return "null".into();
+    }
+    match vigil_kql::result::cell_text(value) {
+        text if text.is_empty() => "\"\"".into(),
+        text => text.replace('\n', "\\n"),
+    }
 }
 
 fn render_error(error: &QueryError, query: &str) -> Vec<String> {
@@ -198,7 +212,8 @@ mod tests {
 
     #[test]
     fn reads_cases() {
-        let cases = parse_file("# c\nquery\nprint 1\n----\nprint_0:long\n1\n\nerror\nprint 1 +\n----\n1:10 x\n").unwrap();
+        let cases =
+            parse_file("# c\nquery\nprint 1\n----\nprint_0:long\n1\n\nerror\nprint 1 +\n----\n1:10 x\n").unwrap();
         assert_eq!(cases.len(), 2);
         assert_eq!(cases[0].expected, ["print_0:long", "1"]);
         assert_eq!(cases[1].kind, Kind::Error);

@@ -34,7 +34,11 @@ const CASE_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().thread_stack_size(16 * 1024 * 1024).build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(16 * 1024 * 1024)
+        .build()
+        .expect("a runtime");
     let outcome = match args.first().map(String::as_str) {
         Some("docs") => runtime.block_on(docs(&args[1..])),
         Some("realworld") => realworld(&args[1..]),
@@ -80,19 +84,28 @@ fn ineligible(query: &str) -> Option<&'static str> {
     let lower = query.to_ascii_lowercase();
     let call = |name: &str| {
         lower.match_indices(name).any(|(i, _)| {
-            let before_ok = i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric() && lower.as_bytes()[i - 1] != b'_';
+            let before_ok =
+                i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric() && lower.as_bytes()[i - 1] != b'_';
             let rest = lower[i + name.len()..].trim_start();
             before_ok && rest.starts_with('(')
         })
     };
-    if ["now", "ago", "rand", "new_guid"].iter().any(|f| call(f)) || lower.contains("| sample") || lower.contains("sample-distinct") {
+    if ["now", "ago", "rand", "new_guid"].iter().any(|f| call(f))
+        || lower.contains("| sample")
+        || lower.contains("sample-distinct")
+    {
         return Some("nondeterministic (now, ago, rand, new_guid, sample)");
     }
     if lower.contains("geo_") {
         return Some("spatial (geo_*)");
     }
     let graph = ["make-graph", "graph-match", "graph-shortest-paths", "graph-mark-components", "graph-to-table"];
-    if lower.contains("ai_") || lower.contains("_request") || graph.iter().any(|g| lower.contains(g)) || lower.contains("evaluate python") || lower.contains("evaluate r(") {
+    if lower.contains("ai_")
+        || lower.contains("_request")
+        || graph.iter().any(|g| lower.contains(g))
+        || lower.contains("evaluate python")
+        || lower.contains("evaluate r(")
+    {
         return Some("external (ai_*, *_request, graph, evaluate python/r)");
     }
     None
@@ -148,21 +161,36 @@ async fn docs(args: &[String]) -> Result<bool, String> {
             skipped.push((id, reason.clone()));
             continue;
         }
-        let columns: Vec<String> = case["expected"]["columns"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let columns: Vec<String> = case["expected"]["columns"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
         let rows: Vec<Vec<String>> = case["expected"]["rows"]
             .as_array()
-            .map(|rows| rows.iter().map(|r| r.as_array().map(|cells| cells.iter().map(|c| c.as_str().unwrap_or_default().to_string()).collect()).unwrap_or_default()).collect())
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        r.as_array()
+                            .map(|cells| cells.iter().map(|c| c.as_str().unwrap_or_default().to_string()).collect())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
             .unwrap_or_default();
         let run = tokio::time::timeout(CASE_TIMEOUT, engine.run(query, catalog.clone(), RunOptions::default())).await;
         let outcome = match run {
             Err(_) => Err(format!("timed out after {CASE_TIMEOUT:?}")),
-            Ok(Err(QueryError::Invalid(diagnostics))) => Err(diagnostics.iter().map(|d| d.render(query)).collect::<Vec<_>>().join("\n")),
+            Ok(Err(QueryError::Invalid(diagnostics))) => {
+                Err(diagnostics.iter().map(|d| d.render(query)).collect::<Vec<_>>().join("\n"))
+            }
             Ok(Err(error)) => Err(error.to_string()),
             Ok(Ok(result)) => match result.tables.first() {
-                Some(table) => match compare::compare(table, &columns, &rows, is_ordered(query), !errata.contains_key(&id)) {
-                    None => Ok(()),
-                    Some(difference) => Err(difference),
-                },
+                Some(table) => {
+                    match compare::compare(table, &columns, &rows, is_ordered(query), !errata.contains_key(&id)) {
+                        None => Ok(()),
+                        Some(difference) => Err(difference),
+                    }
+                }
                 None => Err("no result table".into()),
             },
         };
@@ -181,11 +209,19 @@ async fn docs(args: &[String]) -> Result<bool, String> {
         println!("    {id}: {reason}");
     }
     for (id, reason) in &failures {
-        let reason = if verbose { reason.clone() } else { reason.lines().next().unwrap_or_default().chars().take(160).collect() };
+        let reason = if verbose {
+            reason.clone()
+        } else {
+            reason.lines().next().unwrap_or_default().chars().take(160).collect()
+        };
         println!("  FAIL {id}: {reason}");
     }
     let share = passed as f64 / eligible.max(1) as f64;
-    println!("docs: {passed}/{eligible} eligible examples pass ({:.1}%; skipped count as failures; bar {:.0}%)", share * 100.0, DOCS_BAR * 100.0);
+    println!(
+        "docs: {passed}/{eligible} eligible examples pass ({:.1}%; skipped count as failures; bar {:.0}%)",
+        share * 100.0,
+        DOCS_BAR * 100.0
+    );
     Ok(only.is_some() && failures.is_empty() || share >= DOCS_BAR)
 }
 
@@ -233,8 +269,19 @@ fn realworld(args: &[String]) -> Result<bool, String> {
             }
         }
     }
-    println!("realworld: {parsed}/{} parse ({:.1}%; bar {:.0}%)", cases.len(), parsed as f64 / total * 100.0, PARSE_BAR * 100.0);
-    println!("realworld: {bound}/{} bind and plan against {} table schemas ({:.1}%; bar {:.0}%)", cases.len(), schemas.len(), bound as f64 / total * 100.0, BIND_BAR * 100.0);
+    println!(
+        "realworld: {parsed}/{} parse ({:.1}%; bar {:.0}%)",
+        cases.len(),
+        parsed as f64 / total * 100.0,
+        PARSE_BAR * 100.0
+    );
+    println!(
+        "realworld: {bound}/{} bind and plan against {} table schemas ({:.1}%; bar {:.0}%)",
+        cases.len(),
+        schemas.len(),
+        bound as f64 / total * 100.0,
+        BIND_BAR * 100.0
+    );
     Ok(parsed as f64 / total >= PARSE_BAR && bound as f64 / total >= BIND_BAR)
 }
 

@@ -333,6 +333,11 @@ pub fn convert(value: &Value, ty: KqlType) -> Value {
         },
         KqlType::Dynamic => match value {
             Value::Dynamic(json) => Value::Dynamic(json.clone()),
+            // A string becomes the JSON it holds, as `todynamic` reads it.
+            Value::String(text) => match crate::dynamic::parse_json_lenient(text) {
+                Json::Null => Value::Null,
+                json => Value::Dynamic(json),
+            },
             other => Value::Dynamic(other.to_json()),
         },
     }
@@ -518,6 +523,14 @@ mod tests {
         assert_eq!(convert(&Value::Null, KqlType::String), Value::String(String::new()));
         assert_eq!(convert(&Value::Long(5), KqlType::Dynamic), Value::Dynamic(Json::from(5)));
         assert_eq!(convert(&Value::Dynamic(Json::String("true".into())), KqlType::Bool), Value::Bool(true));
+        assert_eq!(
+            convert(&Value::String("{\"a\":1}".into()), KqlType::Dynamic),
+            Value::Dynamic(serde_json::json!({"a": 1}))
+        );
+        assert_eq!(
+            convert(&Value::String("text".into()), KqlType::Dynamic),
+            Value::Dynamic(Json::String("text".into()))
+        );
     }
 
     #[test]

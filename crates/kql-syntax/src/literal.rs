@@ -449,7 +449,10 @@ mod tests {
     #[test]
     fn tostring_of_datetimes_has_seven_digits() {
         assert_eq!(format_datetime_ticks(parse_datetime("2020-01-01").unwrap()), "2020-01-01T00:00:00.0000000Z");
-        assert_eq!(format_datetime_ticks(parse_datetime("2020-01-01T01:02:03.45Z").unwrap()), "2020-01-01T01:02:03.4500000Z");
+        assert_eq!(
+            format_datetime_ticks(parse_datetime("2020-01-01T01:02:03.45Z").unwrap()),
+            "2020-01-01T01:02:03.4500000Z"
+        );
     }
 
     #[test]

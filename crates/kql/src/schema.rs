@@ -91,7 +91,10 @@ mod tests {
 
     #[test]
     fn defender_tables_answer_to_timestamp() {
-        let schema = |name: &str| TableSchema { name: name.into(), columns: vec![KqlColumn::new("TimeGenerated", KqlType::DateTime)] };
+        let schema = |name: &str| TableSchema {
+            name: name.into(),
+            columns: vec![KqlColumn::new("TimeGenerated", KqlType::DateTime)],
+        };
         assert_eq!(schema("DeviceLogonEvents").aliases(), [("Timestamp".to_string(), "TimeGenerated".to_string())]);
         assert!(schema("SigninLogs").aliases().is_empty());
     }

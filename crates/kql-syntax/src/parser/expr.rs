@@ -291,8 +291,13 @@ impl Parser<'_> {
             TokenKind::Star
                 if matches!(
                     self.kind_at(1),
-                    TokenKind::Comma | TokenKind::RParen | TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof
-                ) =>
+                    TokenKind::Comma
+                        | TokenKind::RParen
+                        | TokenKind::RBrace
+                        | TokenKind::Pipe
+                        | TokenKind::Semicolon
+                        | TokenKind::Eof
+                ) || self.peek_at(1).newline_before =>
             {
                 self.advance();
                 Ok(Expr::new(ExprKind::Wildcard("*".into()), token.span))
@@ -540,7 +545,10 @@ impl Parser<'_> {
                 _ => match scalar_literal(kind, &text) {
                     Some(literal) => literal,
                     None if kind == "int" && parse_signed_integer(&text).is_some() => {
-                        return Err(self.invalid_literal(content_span, format!("int literal {text} is out of range; use long({text})")));
+                        return Err(self.invalid_literal(
+                            content_span,
+                            format!("int literal {text} is out of range; use long({text})"),
+                        ));
                     }
                     // Not a literal: a conversion call such as `int(x)`.
                     None => return Ok(None),

@@ -753,8 +753,16 @@ pub(crate) fn compare(op: BinaryOp, left: &Bound, right: &Bound, span: Span) -> 
             (Bool, other) | (other, Bool) if other.is_numeric() => Long,
             // A constant meets the other side's type (`ResultType == 0` on a string column,
             // `EventID == "4624"` on an int column), as Kusto converts it.
-            _ if right.constant.is_some() && !vigil_kql_functions::value::convert(right.constant.as_ref().expect("checked"), lt).is_null() => lt,
-            _ if left.constant.is_some() && !vigil_kql_functions::value::convert(left.constant.as_ref().expect("checked"), rt).is_null() => rt,
+            _ if right.constant.is_some()
+                && !vigil_kql_functions::value::convert(right.constant.as_ref().expect("checked"), lt).is_null() =>
+            {
+                lt
+            }
+            _ if left.constant.is_some()
+                && !vigil_kql_functions::value::convert(left.constant.as_ref().expect("checked"), rt).is_null() =>
+            {
+                rt
+            }
             _ if matches!(op, BinaryOp::Equal | BinaryOp::NotEqual) && (lt.is_text() || rt.is_text()) => String,
             _ if lt.is_numeric() || rt.is_numeric() => Real,
             _ => {
@@ -769,11 +777,15 @@ pub(crate) fn compare(op: BinaryOp, left: &Bound, right: &Bound, span: Span) -> 
     let ty = if ty == Dynamic && lt == Dynamic && rt == Dynamic { String } else { ty };
     // A value compared for equality with null is unequal to it, unless it is null itself.
     if matches!(op, BinaryOp::Equal | BinaryOp::NotEqual) {
-        let null_side = [(left, right), (right, left)].into_iter().find(|(side, _)| side.constant.as_ref().is_some_and(Value::is_null));
+        let null_side = [(left, right), (right, left)]
+            .into_iter()
+            .find(|(side, _)| side.constant.as_ref().is_some_and(Value::is_null));
         if let Some((_, other)) = null_side {
             let unequal = lit(op == BinaryOp::NotEqual);
             let null = lit(datafusion::common::ScalarValue::Boolean(None));
-            return Ok(datafusion::logical_expr::when(other.expr.clone().is_null(), null).otherwise(unequal).map_err(BindError::plan)?);
+            return Ok(datafusion::logical_expr::when(other.expr.clone().is_null(), null)
+                .otherwise(unequal)
+                .map_err(BindError::plan)?);
         }
     }
     let l = convert(left.typed(), ty);

@@ -59,7 +59,11 @@ fn call_name(function: &str, args: &[ast::Argument], row: &Row, kind: CallKind) 
     let argument_name = |index: usize| args.get(index).and_then(|a| result_name(&a.value, row, CallKind::Scalar));
     // The covariances name both their series (`covariance_x_y`).
     if kind == CallKind::Aggregate && function.starts_with("covariance") && args.len() >= 2 {
-        return Some(format!("{function}_{}_{}", argument_name(0).unwrap_or_default(), argument_name(1).unwrap_or_default()));
+        return Some(format!(
+            "{function}_{}_{}",
+            argument_name(0).unwrap_or_default(),
+            argument_name(1).unwrap_or_default()
+        ));
     }
     match naming {
         ResultNaming::None => None,

@@ -121,14 +121,20 @@ pub struct Row {
 
 impl Row {
     pub fn of(relation: &Relation) -> Row {
-        let column = |c: &vigil_kql_functions::KqlColumn| RowColumn { name: c.name.clone(), ty: c.ty, expr: column_expr(&c.name) };
+        let column = |c: &vigil_kql_functions::KqlColumn| RowColumn {
+            name: c.name.clone(),
+            ty: c.ty,
+            expr: column_expr(&c.name),
+        };
         Row {
             columns: relation.columns.iter().map(column).collect(),
             aliases: relation
                 .aliases
                 .iter()
                 .filter(|(alias, _)| relation.column(alias).is_none())
-                .filter_map(|(alias, target)| relation.column(target).map(|c| RowColumn { name: alias.clone(), ..column(c) }))
+                .filter_map(|(alias, target)| {
+                    relation.column(target).map(|c| RowColumn { name: alias.clone(), ..column(c) })
+                })
                 .collect(),
         }
     }

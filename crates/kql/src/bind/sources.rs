@@ -314,7 +314,9 @@ pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column:
     // An alias that every input has still names the same column.
     relation.aliases = inputs
         .first()
-        .map(|first| first.aliases.iter().filter(|alias| inputs.iter().all(|r| r.aliases.contains(alias))).cloned().collect())
+        .map(|first| {
+            first.aliases.iter().filter(|alias| inputs.iter().all(|r| r.aliases.contains(alias))).cloned().collect()
+        })
         .unwrap_or_default();
     Ok(relation)
 }
