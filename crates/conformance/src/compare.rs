@@ -85,15 +85,15 @@ fn numbers_match(expected: &str, actual: f64) -> bool {
 fn dynamic_matches(expected: &str, actual: &Json) -> bool {
     let candidates = [expected.to_string(), expected.replace('\'', "\""), format!("\"{expected}\"")];
     for candidate in &candidates {
-        if let Ok(json) = serde_json::from_str::<Json>(candidate) {
-            if json_equal(&json, actual) {
-                return true;
-            }
+        if let Ok(json) = serde_json::from_str::<Json>(candidate)
+            && json_equal(&json, actual)
+        {
+            return true;
         }
     }
     match actual {
         Json::String(s) => s.trim() == expected,
-        other => other.to_string() == expected,
+        other => *other == expected,
     }
 }
 
@@ -172,7 +172,7 @@ mod tests {
     #[test]
     fn numbers_compare_to_printed_precision() {
         assert!(numbers_match("0.999999999999959", 0.999_999_999_999_958_8));
-        assert!(numbers_match("2077.09090909091", 2077.090_909_090_909));
+        assert!(numbers_match("2077.09090909091", 2_077.090_909_090_909));
         assert!(!numbers_match("20.5", 20.4));
         assert!(numbers_match("-∞", f64::NEG_INFINITY));
     }

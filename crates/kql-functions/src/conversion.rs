@@ -22,10 +22,10 @@ pub fn convert(expr: TypedExpr, to: KqlType) -> Expr {
     if from == to {
         return expr.expr;
     }
-    if let Expr::Literal(scalar, _) = &expr.expr {
-        if let Ok(value) = Value::from_scalar(scalar, from) {
-            return lit(convert_value(&value, to).to_scalar(to));
-        }
+    if let Expr::Literal(scalar, _) = &expr.expr
+        && let Ok(value) = Value::from_scalar(scalar, from)
+    {
+        return lit(convert_value(&value, to).to_scalar(to));
     }
     use KqlType::*;
     match (from, to) {

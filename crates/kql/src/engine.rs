@@ -8,6 +8,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
+use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use vigil_kql_functions::{CallContext, Value};
 use vigil_kql_syntax::parse;
@@ -16,6 +17,7 @@ use crate::bind::{Binder, Executor};
 use crate::catalog::Catalog;
 use crate::error::{QueryError, first_line};
 use crate::nodes::KqlQueryPlanner;
+use crate::relation::Relation;
 use crate::result::{QueryResult, ResultTable};
 
 /// Options of one query run.
@@ -78,10 +80,48 @@ impl Engine {
         catalog: Arc<dyn Catalog>,
         options: RunOptions,
     ) -> Result<QueryResult, QueryError> {
+        let bound = self.bind(query, catalog, options).await?;
+        let mut tables = Vec::with_capacity(bound.len());
+        for (name, relation) in bound {
+            let batches = self.execute(relation.plan.clone()).await?;
+            tables.push(ResultTable { name, columns: relation.columns, batches, render: relation.render });
+        }
+        Ok(QueryResult { tables })
+    }
+
+    /// The optimized logical plan and the physical plan of each result of a query, as text:
+    /// what `vigil query --explain` prints to show how a query will run.
+    pub async fn explain(
+        &self,
+        query: &str,
+        catalog: Arc<dyn Catalog>,
+        options: RunOptions,
+    ) -> Result<String, QueryError> {
+        let failed = |e: datafusion::error::DataFusionError| QueryError::Execution(first_line(&e.to_string()));
+        let mut text = String::new();
+        for (name, relation) in self.bind(query, catalog, options).await? {
+            let state = self.context.state();
+            let logical = state.optimize(&relation.plan).map_err(failed)?;
+            let physical = state.create_physical_plan(&logical).await.map_err(failed)?;
+            text.push_str(&format!(
+                "== {name}: logical plan ==\n{}\n\n== {name}: physical plan ==\n{}\n",
+                logical.display_indent(),
+                displayable(physical.as_ref()).indent(true)
+            ));
+        }
+        Ok(text)
+    }
+
+    async fn bind(
+        &self,
+        query: &str,
+        catalog: Arc<dyn Catalog>,
+        options: RunOptions,
+    ) -> Result<Vec<(String, Relation)>, QueryError> {
         let engine = self.clone();
         let text = query.to_string();
         let handle = tokio::runtime::Handle::current();
-        let bound = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             let parsed = parse(&text);
             if parsed.has_errors() {
                 return Err(QueryError::Invalid(parsed.diagnostics));
@@ -90,16 +130,10 @@ impl Engine {
             let mut binder = Binder::new(catalog.as_ref(), Some(&executor), call_context(&options))
                 .with_parameters(options.parameters.clone());
             let results = binder.bind_query(&parsed.query)?;
-            Ok(results.into_iter().map(|r| (r.name, r.relation)).collect::<Vec<_>>())
+            Ok(results.into_iter().map(|r| (r.name, r.relation)).collect())
         })
         .await
-        .map_err(|e| QueryError::Execution(format!("the query was interrupted: {e}")))??;
-        let mut tables = Vec::with_capacity(bound.len());
-        for (name, relation) in bound {
-            let batches = self.execute(relation.plan.clone()).await?;
-            tables.push(ResultTable { name, columns: relation.columns, batches, render: relation.render });
-        }
-        Ok(QueryResult { tables })
+        .map_err(|e| QueryError::Execution(format!("the query was interrupted: {e}")))?
     }
 
     async fn execute(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {

@@ -2,14 +2,13 @@
 //!
 //! Exit codes: 0 success, 1 the query failed (the diagnostic is on stderr), 2 usage error.
 
-mod tables;
-
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use vigil::tables;
 use vigil_kql::schema::{TableSchema, load_schemas};
 use vigil_kql::{Engine, MemoryCatalog, QueryError, RunOptions};
 
@@ -34,6 +33,10 @@ enum Command {
         /// declares without a --table file are empty.
         #[arg(long = "schema", value_name = "FILE")]
         schemas: Vec<PathBuf>,
+        /// Print how the query would run (DataFusion's optimized logical and physical plans)
+        /// instead of running it.
+        #[arg(long)]
+        explain: bool,
         /// The query; read from standard input when absent or '-'.
         query: Option<String>,
     },
@@ -91,11 +94,19 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Query { format, tables, schemas, query } => {
+        Command::Query { format, tables, schemas, explain, query } => {
             let query = read_query(query)?;
             let engine = Engine::new();
             let schemas = read_schemas(&schemas)?;
             let catalog = catalog(&engine, &tables, &schemas).await?;
+            if explain {
+                let plans = engine
+                    .explain(&query, Arc::new(catalog), RunOptions::default())
+                    .await
+                    .map_err(|e| query_failure(&e, &query))?;
+                print!("{plans}");
+                return Ok(());
+            }
             let result = engine
                 .run(&query, Arc::new(catalog), RunOptions::default())
                 .await

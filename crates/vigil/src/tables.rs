@@ -1,5 +1,6 @@
-//! Tables from files for `vigil query --table NAME=FILE`: JSON lines, a JSON array, CSV or
-//! Parquet, with KQL types taken from a schema file or inferred from the values.
+//! Tables from files for `vigil query --table NAME=FILE`: JSON lines, a JSON array, CSV,
+//! Parquet, or a folder of Parquet files, with KQL types taken from a schema file or inferred
+//! from the values.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use vigil_kql_functions::{KqlColumn, KqlType, Value};
 /// Rows per record batch of tables read from text formats.
 const BATCH_ROWS: usize = 8192;
 
-/// Adds the table in `path` as `name`, typed by `schema` when one is given.
+/// Adds the table in `path` (a file, or a folder of Parquet files) as `name`, typed by `schema`
+/// when one is given.
 pub async fn add_file(
     catalog: &mut MemoryCatalog,
     context: &SessionContext,
@@ -25,6 +27,9 @@ pub async fn add_file(
     path: &Path,
     schema: Option<&TableSchema>,
 ) -> Result<(), String> {
+    if path.is_dir() {
+        return add_parquet(catalog, context, name, path, schema).await;
+    }
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match extension.as_str() {
         "parquet" => add_parquet(catalog, context, name, path, schema).await,
@@ -42,9 +47,10 @@ pub async fn add_file(
             let batches = to_batches(&columns, &records)?;
             catalog.add_batches(name, columns, batches).map_err(|e| e.to_string())
         }
-        other => {
-            Err(format!("{}: unsupported file type '.{other}'; use .jsonl, .json, .csv or .parquet", path.display()))
-        }
+        other => Err(format!(
+            "{}: unsupported file type '.{other}'; use .jsonl, .json, .csv, .parquet or a folder of .parquet files",
+            path.display()
+        )),
     }
 }
 
@@ -56,14 +62,21 @@ async fn add_parquet(
     schema: Option<&TableSchema>,
 ) -> Result<(), String> {
     let absolute = std::fs::canonicalize(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let url = ListingTableUrl::parse(absolute.to_string_lossy()).map_err(|e| e.to_string())?;
+    // A listing URL names a folder only with a trailing slash.
+    let location = if absolute.is_dir() {
+        format!("{}/", absolute.to_string_lossy())
+    } else {
+        absolute.to_string_lossy().into_owned()
+    };
+    let url = ListingTableUrl::parse(location).map_err(|e| e.to_string())?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .infer_schema(&context.state())
         .await
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let arrow_schema = config.file_schema.clone().ok_or("the Parquet file has no schema")?;
+    let arrow_schema =
+        config.file_schema.clone().ok_or_else(|| format!("{}: no Parquet files with a schema", path.display()))?;
     let provider = ListingTable::try_new(config).map_err(|e| e.to_string())?;
     let columns = match schema {
         Some(schema) => schema.columns.clone(),

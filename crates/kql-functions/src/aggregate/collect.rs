@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use datafusion::logical_expr::Expr;
 use serde_json::{Map, Value as Json};
 
 use super::{one, struct_outputs, udaf_call};
@@ -133,33 +134,18 @@ impl RowAggregate for MakeBag {
     }
 }
 
-/// The values of one row: the row with the largest (or smallest) key for `arg_max`
-/// (`arg_min`), or the first row with a non-null first value for `take_any`.
+/// The values of one row, for `take_any`: the first row whose first value is not null, or
+/// the first row when all are null.
 #[derive(Debug)]
 struct PickRow {
-    mode: Pick,
     best: Option<Vec<Value>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pick {
-    Max,
-    Min,
-    Any,
 }
 
 impl PickRow {
     fn better(&self, candidate: &[Value]) -> bool {
-        let Some(best) = &self.best else { return true };
-        let (new_key, best_key) = (&candidate[0], &best[0]);
-        match (new_key.is_null(), best_key.is_null()) {
-            (true, _) => false,
-            (false, true) => true,
-            (false, false) => match self.mode {
-                Pick::Any => false,
-                Pick::Max => compare_values(new_key, best_key) == std::cmp::Ordering::Greater,
-                Pick::Min => compare_values(new_key, best_key) == std::cmp::Ordering::Less,
-            },
+        match &self.best {
+            None => true,
+            Some(best) => best[0].is_null() && !candidate[0].is_null(),
         }
     }
 }
@@ -190,6 +176,13 @@ impl RowAggregate for PickRow {
     fn size(&self) -> usize {
         64 * self.best.as_ref().map_or(0, Vec::len)
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pick {
+    Max,
+    Min,
+    Any,
 }
 
 /// A value with its type, so that a partial state keeps datetimes as datetimes.
@@ -227,24 +220,6 @@ fn decode_value(json: &Json) -> Value {
         _ => None,
     }
     .unwrap_or(Value::Null)
-}
-
-/// Orders two non-null values of the same KQL type.
-pub fn compare_values(a: &Value, b: &Value) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
-    match (a, b) {
-        (Value::String(x), Value::String(y)) | (Value::Guid(x), Value::Guid(y)) => x.cmp(y),
-        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
-        (Value::Long(x), Value::Long(y))
-        | (Value::DateTime(x), Value::DateTime(y))
-        | (Value::Timespan(x), Value::Timespan(y)) => x.cmp(y),
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        (Value::Decimal(x), Value::Decimal(y)) => x.cmp(y),
-        _ => match (a.as_f64(), b.as_f64()) {
-            (Some(x), Some(y)) => x.partial_cmp(&y).unwrap_or(Ordering::Equal),
-            _ => a.to_kql_string().cmp(&b.to_kql_string()),
-        },
-    }
 }
 
 /// Weighted values for percentiles and digests.
@@ -609,12 +584,31 @@ fn pick_row(
     unnamed: &str,
 ) -> Vec<AggregateOutput> {
     let members: Vec<(String, KqlType)> = args.iter().enumerate().map(|(i, a)| (format!("m{i}"), a.ty)).collect();
-    let udaf = KqlUdaf::new(
-        name,
-        args.iter().map(|a| a.ty).collect(),
-        AggregateResult::Struct(members.clone()),
-        Arc::new(move || Box::new(PickRow { mode, best: None }) as Box<dyn RowAggregate>),
-    );
+    let aggregate = match mode {
+        Pick::Max | Pick::Min => {
+            let udaf = datafusion::logical_expr::AggregateUDF::new_from_impl(super::arg_extreme::ArgExtreme::new(
+                mode == Pick::Max,
+            ));
+            Expr::AggregateFunction(datafusion::logical_expr::expr::AggregateFunction::new_udf(
+                Arc::new(udaf),
+                args.iter().map(|a| a.expr.clone()).collect(),
+                false,
+                None,
+                vec![],
+                None,
+            ))
+        }
+        Pick::Any => {
+            let factory = Arc::new(|| Box::new(PickRow { best: None }) as Box<dyn RowAggregate>);
+            let udaf = KqlUdaf::new(
+                name,
+                args.iter().map(|a| a.ty).collect(),
+                AggregateResult::Struct(members.clone()),
+                factory,
+            );
+            udaf_call(udaf, args, None)
+        }
+    };
     let column_names = names
         .iter()
         .enumerate()
@@ -622,7 +616,7 @@ fn pick_row(
             Some(n.clone().unwrap_or_else(|| if i == 0 { unnamed.to_string() } else { format!("{unnamed}arg{i}") }))
         })
         .collect();
-    struct_outputs(udaf_call(udaf, args, None), &members, column_names)
+    struct_outputs(aggregate, &members, column_names)
 }
 
 pub fn register(r: &mut Registry) {
@@ -695,7 +689,7 @@ pub fn register(r: &mut Registry) {
             "take_anyif",
             vec![a[0].ty],
             AggregateResult::Struct(members.clone()),
-            Arc::new(|| Box::new(PickRow { mode: Pick::Any, best: None }) as Box<dyn RowAggregate>),
+            Arc::new(|| Box::new(PickRow { best: None }) as Box<dyn RowAggregate>),
         );
         Ok(struct_outputs(udaf_call(udaf, &a[..1], Some(&a[1])), &members, vec![None]))
     });
@@ -705,7 +699,7 @@ pub fn register(r: &mut Registry) {
             "anyif",
             vec![a[0].ty],
             AggregateResult::Struct(members.clone()),
-            Arc::new(|| Box::new(PickRow { mode: Pick::Any, best: None }) as Box<dyn RowAggregate>),
+            Arc::new(|| Box::new(PickRow { best: None }) as Box<dyn RowAggregate>),
         );
         Ok(struct_outputs(udaf_call(udaf, &a[..1], Some(&a[1])), &members, vec![None]))
     });

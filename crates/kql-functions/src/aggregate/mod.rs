@@ -1,6 +1,7 @@
 //! KQL's aggregate functions. Those DataFusion has (count, sum, min, max, avg, stdev...) map
 //! onto its native, vectorized implementations; the rest are row-at-a-time `KqlUdaf`s.
 
+mod arg_extreme;
 mod collect;
 
 pub use collect::weighted_percentile;

@@ -427,7 +427,7 @@ pub fn format_datetime_pattern(tokens: &[FormatToken], nanos: i64) -> String {
                     'M' => out.push_str(&pad(c.month, count)),
                     'd' => out.push_str(&pad(c.day, count)),
                     'H' => out.push_str(&pad(c.hour, count)),
-                    'h' => out.push_str(&pad(if c.hour % 12 == 0 { 12 } else { c.hour % 12 }, count)),
+                    'h' => out.push_str(&pad(if c.hour.is_multiple_of(12) { 12 } else { c.hour % 12 }, count)),
                     'm' => out.push_str(&pad(c.minute, count)),
                     's' => out.push_str(&pad(c.second, count)),
                     'f' => out.push_str(&fraction_digits(c.nanos, count, false)),

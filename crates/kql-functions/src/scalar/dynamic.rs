@@ -296,7 +296,7 @@ pub fn register(r: &mut Registry) {
 }
 
 fn bag_pack(args: Vec<crate::registry::Arg>) -> Result<crate::registry::TypedExpr, String> {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err("bag_pack() takes pairs of key and value".into());
     }
     Ok(call_row_as_is("bag_pack", &args, Dynamic, |v| {

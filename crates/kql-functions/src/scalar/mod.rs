@@ -9,6 +9,7 @@ pub mod math;
 pub mod operators;
 pub mod series;
 pub mod strings;
+pub mod text_extra;
 
 use datafusion::logical_expr::Expr;
 
@@ -26,6 +27,7 @@ pub fn register(registry: &mut Registry) {
     dynamic::register(registry);
     ip::register(registry);
     series::register(registry);
+    text_extra::register(registry);
 }
 
 /// The argument converted to `ty` (KQL's implicit conversion).

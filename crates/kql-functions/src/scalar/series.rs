@@ -478,10 +478,10 @@ pub fn register(r: &mut Registry) {
             ("interception", KqlType::Real),
             ("line_fit", Dynamic),
         ],
-        |_, a| Ok(call_row("series_fit_line", &a, &[Dynamic], Dynamic, |v| fit_line_bag(v))),
+        |_, a| Ok(call_row("series_fit_line", &a, &[Dynamic], Dynamic, fit_line_bag)),
     );
     r.scalar("series_fit_line_dynamic", 1..=1, "series_fit_line as a property bag.", |_, a| {
-        Ok(call_row("series_fit_line_dynamic", &a, &[Dynamic], Dynamic, |v| fit_line_bag(v)))
+        Ok(call_row("series_fit_line_dynamic", &a, &[Dynamic], Dynamic, fit_line_bag))
     });
     r.scalar_tuple(
         "series_fit_2lines",
@@ -504,10 +504,10 @@ pub fn register(r: &mut Registry) {
             ("left_variance", KqlType::Real),
             ("left_rvariance", KqlType::Real),
         ],
-        |_, a| Ok(call_row("series_fit_2lines", &a, &[Dynamic], Dynamic, |v| fit_2lines_bag(v))),
+        |_, a| Ok(call_row("series_fit_2lines", &a, &[Dynamic], Dynamic, fit_2lines_bag)),
     );
     r.scalar("series_fit_2lines_dynamic", 1..=1, "series_fit_2lines as a property bag.", |_, a| {
-        Ok(call_row("series_fit_2lines_dynamic", &a, &[Dynamic], Dynamic, |v| fit_2lines_bag(v)))
+        Ok(call_row("series_fit_2lines_dynamic", &a, &[Dynamic], Dynamic, fit_2lines_bag))
     });
     r.scalar_tuple(
         "series_decompose",

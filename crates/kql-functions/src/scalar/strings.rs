@@ -565,15 +565,11 @@ fn trim(args: &[Arg], start: bool, end: bool) -> Result<TypedExpr, String> {
     };
     let expr = row_call(name, vec![arg_as(&args[1], Str)], vec![Str], Str, move |v| {
         let mut result = text(&v[0]);
-        if start {
-            if let Some(m) = leading.find(result) {
-                result = &result[m.end()..];
-            }
+        if start && let Some(m) = leading.find(result) {
+            result = &result[m.end()..];
         }
-        if end {
-            if let Some(m) = trailing.find(result) {
-                result = &result[..m.start()];
-            }
+        if end && let Some(m) = trailing.find(result) {
+            result = &result[..m.start()];
         }
         Value::String(result.to_string())
     });

@@ -187,12 +187,11 @@ impl Parser<'_> {
         self.leave();
         let operand = operand?;
         // Fold the sign into numeric literals so `-5` is a literal, as in `datatable`.
-        if op == UnaryOp::Negate {
-            if let ExprKind::Literal(literal) = &operand.kind {
-                if let Some(negated) = negate_literal(literal) {
-                    return Ok(Expr::new(ExprKind::Literal(negated), start.to(operand.span)));
-                }
-            }
+        if op == UnaryOp::Negate
+            && let ExprKind::Literal(literal) = &operand.kind
+            && let Some(negated) = negate_literal(literal)
+        {
+            return Ok(Expr::new(ExprKind::Literal(negated), start.to(operand.span)));
         }
         let span = start.to(operand.span);
         Ok(Expr::new(ExprKind::Unary { op, operand: Box::new(operand) }, span))
@@ -353,10 +352,10 @@ impl Parser<'_> {
             }
             _ => {}
         }
-        if next == TokenKind::LParen {
-            if let Some(literal) = self.typed_literal()? {
-                return Ok(literal);
-            }
+        if next == TokenKind::LParen
+            && let Some(literal) = self.typed_literal()?
+        {
+            return Ok(literal);
         }
         if let Some(source) = self.source_operator()? {
             return Ok(source);
@@ -388,10 +387,12 @@ impl Parser<'_> {
 
     /// In `a*b` the star multiplies; in `Sec*` followed by `,` `)` `|` or the end it is a wildcard.
     fn star_is_multiplication(&self) -> bool {
-        !matches!(
+        let ends_wildcard = matches!(
             self.kind_at(1),
             TokenKind::Comma | TokenKind::RParen | TokenKind::Pipe | TokenKind::Semicolon | TokenKind::Eof
-        ) && !(self.kind_at(1) == TokenKind::Ident && self.adjacent(1))
+        );
+        let continues_wildcard = self.kind_at(1) == TokenKind::Ident && self.adjacent(1);
+        !ends_wildcard && !continues_wildcard
     }
 
     /// `(args)` after the opening parenthesis: `[name =] expr, ...`.

@@ -641,12 +641,16 @@ impl Parser<'_> {
         let source = self.scalar()?;
         self.expect_word("with")?;
         let mut pattern = Vec::new();
-        while !self.at_operator_end()
-            && !(self.peek().newline_before
+        loop {
+            // A pattern may run over lines, but a name at the start of a line after a complete
+            // pattern begins the next statement.
+            let next_statement = self.peek().newline_before
                 && self.at(TokenKind::Ident)
                 && pattern.len() > 1
-                && self.at_new_statement_in_parse())
-        {
+                && self.at_new_statement_in_parse();
+            if self.at_operator_end() || next_statement {
+                break;
+            }
             match self.kind() {
                 TokenKind::String => {
                     let token = self.advance();

@@ -1,7 +1,7 @@
 //! `summarize`: group keys, aggregate calls (possibly inside scalar expressions, such as
 //! `toupper(tohex(binary_all_xor(x)))`), and KQL's naming of the results.
 
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use vigil_kql_functions::{AggregateOutput, KqlColumn, Registry};
 use vigil_kql_syntax::ast::{self, ExprKind};
 use vigil_kql_syntax::{Code, Span};
@@ -79,12 +79,7 @@ impl Binder<'_> {
             output_exprs.push(bound.expr);
             columns.push(KqlColumn::new(name, bound.ty));
         }
-        let aggregate_exprs: Vec<Expr> =
-            collector.into_aggregates().into_iter().map(|(expr, name)| expr.alias(name)).collect();
-        let plan = LogicalPlanBuilder::from(input.plan.clone())
-            .aggregate(group_exprs, aggregate_exprs)
-            .and_then(|b| b.build())
-            .map_err(BindError::plan)?;
+        let plan = aggregate_plan(input.plan.clone(), group_exprs, collector.into_aggregates())?;
         let aggregated = Relation::new(plan, vec![]);
         aggregated.project(output_exprs, columns)
     }
@@ -267,16 +262,47 @@ impl Binder<'_> {
                 None => result_name(&arg.value, row, CallKind::Scalar),
             };
             // With `*`, a returned column that repeats one already produced is dropped.
-            if star_used && index > 0 {
-                if let Some(n) = &arg_name {
-                    if names.iter().any(|x| x.as_deref() == Some(n.as_str())) || by_names.contains(n) {
-                        arg_name = Some(format!("{n}1"));
-                    }
-                }
+            if star_used
+                && index > 0
+                && let Some(n) = &arg_name
+                && (names.iter().any(|x| x.as_deref() == Some(n.as_str())) || by_names.contains(n))
+            {
+                arg_name = Some(format!("{n}1"));
             }
             bound.extend(single);
             names.push(arg_name);
         }
         Ok((bound, names))
     }
+}
+
+/// An `Aggregate` whose aggregates are named by their placeholders. DataFusion's optimizer
+/// rules see through an aggregate's output name but not through an alias inside it (the
+/// rewrite of `count(distinct x) by k` into two cheap groupings needs the bare call), so the
+/// aggregates stay bare and a projection above names them, unless two would print the same.
+pub(crate) fn aggregate_plan(
+    input: LogicalPlan,
+    group_exprs: Vec<Expr>,
+    aggregates: Vec<(Expr, String)>,
+) -> BindResult<LogicalPlan> {
+    let printed: Vec<String> = aggregates.iter().map(|(expr, _)| expr.schema_name().to_string()).collect();
+    let printed_once = printed.iter().collect::<std::collections::HashSet<_>>().len() == printed.len();
+    let builder = LogicalPlanBuilder::from(input);
+    let built = if printed_once {
+        let group_count = group_exprs.len();
+        let (exprs, names): (Vec<Expr>, Vec<String>) = aggregates.into_iter().unzip();
+        builder.aggregate(group_exprs, exprs).and_then(|b| {
+            let renamed = b.schema().columns().into_iter().enumerate().map(|(index, column)| {
+                let column = Expr::Column(column);
+                match index.checked_sub(group_count) {
+                    Some(aggregate) => column.alias(&names[aggregate]),
+                    None => column,
+                }
+            });
+            b.project(renamed.collect::<Vec<_>>())
+        })
+    } else {
+        builder.aggregate(group_exprs, aggregates.into_iter().map(|(expr, name)| expr.alias(name)))
+    };
+    built.and_then(|b| b.build()).map_err(BindError::plan)
 }

@@ -345,14 +345,13 @@ impl Binder<'_> {
     /// The value a property path starts from, as JSON text. `parse_json(s)` needs no
     /// validation here: text that is not JSON has no properties either way.
     fn bind_path_base(&mut self, expr: &ast::Expr, row: &Row) -> BindResult<Bound> {
-        if let ExprKind::Call { function, args } = &expr.kind {
-            if matches!(function.name.as_str(), "parse_json" | "todynamic" | "toobject" | "parsejson")
-                && args.len() == 1
-            {
-                let inner = self.bind_expr(&args[0].value, row)?;
-                if inner.ty == KqlType::String || inner.ty == KqlType::Dynamic {
-                    return Ok(Bound::new(inner.expr, KqlType::Dynamic));
-                }
+        if let ExprKind::Call { function, args } = &expr.kind
+            && matches!(function.name.as_str(), "parse_json" | "todynamic" | "toobject" | "parsejson")
+            && args.len() == 1
+        {
+            let inner = self.bind_expr(&args[0].value, row)?;
+            if inner.ty == KqlType::String || inner.ty == KqlType::Dynamic {
+                return Ok(Bound::new(inner.expr, KqlType::Dynamic));
             }
         }
         let base = self.bind_expr(expr, row)?;
@@ -422,11 +421,11 @@ impl Binder<'_> {
         let Some(definition) = registry.scalar_function(name) else {
             // Inside summarize, a misspelled aggregate is the likelier mistake.
             let aggregates: Vec<&str> = registry.aggregate_functions().map(|f| f.name).collect();
-            if self.aggregates.is_some() {
-                if let Some(candidate) = suggest(name, aggregates) {
-                    return Err(BindError::new(Code::UnknownName, function.span, format!("unknown function '{name}'"))
-                        .with_help(format!("did you mean '{candidate}'?")));
-                }
+            if self.aggregates.is_some()
+                && let Some(candidate) = suggest(name, aggregates)
+            {
+                return Err(BindError::new(Code::UnknownName, function.span, format!("unknown function '{name}'"))
+                    .with_help(format!("did you mean '{candidate}'?")));
             }
             let mut candidates: Vec<&str> = registry.names().collect();
             let scope_names = self.scope.names();
@@ -738,9 +737,7 @@ pub(crate) fn compare(op: BinaryOp, left: &Bound, right: &Bound, span: Span) -> 
     let (lt, rt) = (left.ty, right.ty);
     let ty = if is_null_literal(left) {
         rt
-    } else if is_null_literal(right) {
-        lt
-    } else if lt == rt {
+    } else if is_null_literal(right) || lt == rt {
         lt
     } else if let Some(promoted) = KqlType::numeric_promotion(lt, rt) {
         promoted
@@ -783,9 +780,9 @@ pub(crate) fn compare(op: BinaryOp, left: &Bound, right: &Bound, span: Span) -> 
         if let Some((_, other)) = null_side {
             let unequal = lit(op == BinaryOp::NotEqual);
             let null = lit(datafusion::common::ScalarValue::Boolean(None));
-            return Ok(datafusion::logical_expr::when(other.expr.clone().is_null(), null)
+            return datafusion::logical_expr::when(other.expr.clone().is_null(), null)
                 .otherwise(unequal)
-                .map_err(BindError::plan)?);
+                .map_err(BindError::plan);
         }
     }
     let l = convert(left.typed(), ty);

@@ -216,13 +216,13 @@ fn collect_key_pairs(
 }
 
 fn side_reference(expr: &ast::Expr) -> BindResult<(&'static str, &ast::Ident)> {
-    if let ExprKind::Member { target, name } = &expr.kind {
-        if let ExprKind::Name(side) = &target.kind {
-            match side.name.as_str() {
-                LEFT => return Ok((LEFT, name)),
-                RIGHT => return Ok((RIGHT, name)),
-                _ => {}
-            }
+    if let ExprKind::Member { target, name } = &expr.kind
+        && let ExprKind::Name(side) = &target.kind
+    {
+        match side.name.as_str() {
+            LEFT => return Ok((LEFT, name)),
+            RIGHT => return Ok((RIGHT, name)),
+            _ => {}
         }
     }
     Err(BindError::new(Code::BadArguments, expr.span, "expected $left.column or $right.column"))

@@ -567,10 +567,10 @@ impl<'a> Binder<'a> {
             return bound;
         }
         let simplified = crate::engine::simplify_constant(&bound.expr);
-        if let Some(datafusion::logical_expr::Expr::Literal(scalar, _)) = &simplified {
-            if let Ok(value) = Value::from_scalar(scalar, bound.ty) {
-                return Bound { expr: simplified.expect("checked"), ty: bound.ty, constant: Some(value) };
-            }
+        if let Some(datafusion::logical_expr::Expr::Literal(scalar, _)) = &simplified
+            && let Ok(value) = Value::from_scalar(scalar, bound.ty)
+        {
+            return Bound { expr: simplified.expect("checked"), ty: bound.ty, constant: Some(value) };
         }
         bound
     }

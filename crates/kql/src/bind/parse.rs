@@ -391,18 +391,18 @@ impl KvExtractor {
     /// Reads a possibly quoted token from `chars[i..]`, stopping at `stop` when unquoted.
     fn token(&self, chars: &[char], mut i: usize, stop: &dyn Fn(&[char], usize) -> bool) -> (String, usize) {
         let mut out = String::new();
-        if let Some((open, close)) = self.quotes() {
-            if chars.get(i) == Some(&open) {
-                i += 1;
-                while i < chars.len() && chars[i] != close {
-                    if Some(chars[i]) == self.options.escape && i + 1 < chars.len() {
-                        i += 1;
-                    }
-                    out.push(chars[i]);
+        if let Some((open, close)) = self.quotes()
+            && chars.get(i) == Some(&open)
+        {
+            i += 1;
+            while i < chars.len() && chars[i] != close {
+                if Some(chars[i]) == self.options.escape && i + 1 < chars.len() {
                     i += 1;
                 }
-                return (out, (i + 1).min(chars.len()));
+                out.push(chars[i]);
+                i += 1;
             }
+            return (out, (i + 1).min(chars.len()));
         }
         while i < chars.len() && !stop(chars, i) {
             out.push(chars[i]);
@@ -440,10 +440,10 @@ impl KvExtractor {
                         let rest: String = chars[end + pair.len()..].iter().collect();
                         let kv_text: String = kv.iter().collect();
                         let pair_text: String = pair.iter().collect();
-                        if let Some(position) = rest.find(&kv_text) {
-                            if !rest[..position].contains(&pair_text) {
-                                break;
-                            }
+                        if let Some(position) = rest.find(&kv_text)
+                            && !rest[..position].contains(&pair_text)
+                        {
+                            break;
                         }
                     }
                     end += 1;

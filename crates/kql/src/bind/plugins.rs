@@ -190,17 +190,15 @@ impl Binder<'_> {
                 true
             }
         });
-        if !declared {
-            if let Some(clash) = new_columns.iter().find(|c| columns.iter().any(|k| k.name == c.name)) {
-                return Err(BindError::new(
-                    Code::BadArguments,
-                    span,
-                    format!(
-                        "bag_unpack: property '{}' clashes with a column; use columnsConflict='replace_source' or 'keep_source'",
-                        clash.name
-                    ),
-                ));
-            }
+        if !declared && let Some(clash) = new_columns.iter().find(|c| columns.iter().any(|k| k.name == c.name)) {
+            return Err(BindError::new(
+                Code::BadArguments,
+                span,
+                format!(
+                    "bag_unpack: property '{}' clashes with a column; use columnsConflict='replace_source' or 'keep_source'",
+                    clash.name
+                ),
+            ));
         }
         columns.retain(|k| !new_columns.iter().any(|c| c.name == k.name));
         let mut all = columns.clone();

@@ -18,6 +18,7 @@ use vigil_kql_syntax::Code;
 use vigil_kql_syntax::ast;
 
 use super::Binder;
+use super::aggregate::aggregate_plan;
 use super::naming::{CallKind, DefaultNames, result_name};
 use super::scope::Row;
 use crate::error::{BindError, BindResult};
@@ -188,11 +189,7 @@ impl Binder<'_> {
             &items,
             &mut defaults,
         )?;
-        let aggregate_exprs: Vec<Expr> = collector_exprs(collector);
-        let aggregated = LogicalPlanBuilder::from(filtered.plan.clone())
-            .aggregate(groups, aggregate_exprs)
-            .and_then(|b| b.build())
-            .map_err(BindError::plan)?;
+        let aggregated = aggregate_plan(filtered.plan.clone(), groups, collector.into_aggregates())?;
         let mut staged_exprs: Vec<Expr> = columns.iter().map(|c| column_expr(&c.name)).collect();
         staged_exprs.push(column_expr(&bin_name));
         let mut staged_columns = columns.clone();
@@ -295,8 +292,4 @@ impl Binder<'_> {
         let end = to.and_then(|v| v.as_i64()).or_else(|| high.map(|h| h - h.rem_euclid(step) + step));
         Ok((start.map(Value::Long).unwrap_or(Value::Long(0)), end.map(Value::Long).unwrap_or(Value::Long(0))))
     }
-}
-
-fn collector_exprs(collector: super::aggregate::AggregateCollector) -> Vec<Expr> {
-    collector.into_aggregates().into_iter().map(|(expr, name)| expr.alias(name)).collect()
 }

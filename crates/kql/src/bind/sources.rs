@@ -34,7 +34,7 @@ impl Binder<'_> {
         if kql_columns.is_empty() {
             return Err(BindError::new(Code::BadArguments, span, "datatable needs at least one column"));
         }
-        if values.len() % kql_columns.len() != 0 {
+        if !values.len().is_multiple_of(kql_columns.len()) {
             return Err(BindError::new(
                 Code::BadArguments,
                 span,

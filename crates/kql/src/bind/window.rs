@@ -243,11 +243,11 @@ impl Transform for WindowTransform {
             }
             WindowKind::RowCumsum => {
                 let mut sum = Value::Null;
-                for row in 0..rows {
+                for (row, value) in arguments[0].iter().enumerate().take(rows) {
                     if restart(1, row) {
                         sum = Value::Null;
                     }
-                    sum = add(&sum, &arguments[0][row]);
+                    sum = add(&sum, value);
                     builder.append(&sum);
                 }
             }
@@ -264,8 +264,8 @@ impl Transform for WindowTransform {
             WindowKind::Session { max_span, max_gap } => {
                 let mut session_start: Option<i64> = None;
                 let mut previous: Option<i64> = None;
-                for row in 0..rows {
-                    let time = arguments[0][row].as_i64();
+                for (row, value) in arguments[0].iter().enumerate().take(rows) {
+                    let time = value.as_i64();
                     let start = match (time, session_start, previous) {
                         (Some(t), Some(s), Some(p)) if !restart(1, row) && t - s <= *max_span && t - p <= *max_gap => {
                             Some(s)

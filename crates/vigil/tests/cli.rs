@@ -1,0 +1,234 @@
+//! The `vigil` command as a user runs it: a real process, real files, exit codes and output.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Int64Array, StringArray, TimestampNanosecondArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+
+fn vigil(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("vigil starts");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin.unwrap_or("").as_bytes()).expect("stdin takes the query");
+    drop(input);
+    child.wait_with_output().expect("vigil finishes")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A fresh directory under the target directory, removed first if a previous run left it.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+fn write_parquet(path: &Path, first: i64, users: &[&str]) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("TimeGenerated", DataType::Timestamp(TimeUnit::Nanosecond, None), false),
+        Field::new("User", DataType::Utf8, false),
+        Field::new("Attempts", DataType::Int64, false),
+    ]));
+    let rows = users.len() as i64;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(TimestampNanosecondArray::from_iter_values(
+                (0..rows).map(|i| 1_700_000_000_000_000_000 + (first + i) * 3_600_000_000_000),
+            )),
+            Arc::new(StringArray::from(users.to_vec())),
+            Arc::new(Int64Array::from_iter_values((0..rows).map(|i| first + i))),
+        ],
+    )
+    .expect("a batch");
+    let mut writer = ArrowWriter::try_new(std::fs::File::create(path).expect("parquet file"), schema, None)
+        .expect("a parquet writer");
+    writer.write(&batch).expect("rows written");
+    writer.close().expect("file closed");
+}
+
+#[test]
+fn json_output_is_the_log_analytics_shape() {
+    let output = vigil(
+        &[
+            "query",
+            "--format",
+            "json",
+            "print n = 1, s = 'a', at = datetime(2007-04-08), late = datetime(2007-04-08 10:00:00.25), \
+             took = 1.5h, bag = dynamic({\"a\": [1, 2]}), ok = true, r = 2.5",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        concat!(
+            r#"{"tables":[{"name":"PrimaryResult","columns":["#,
+            r#"{"name":"n","type":"long"},{"name":"s","type":"string"},{"name":"at","type":"datetime"},"#,
+            r#"{"name":"late","type":"datetime"},{"name":"took","type":"timespan"},{"name":"bag","type":"dynamic"},"#,
+            r#"{"name":"ok","type":"bool"},{"name":"r","type":"real"}],"#,
+            r#""rows":[[1,"a","2007-04-08T00:00:00Z","2007-04-08T10:00:00.25Z","01:30:00",{"a":[1,2]},true,2.5]]}]}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn a_query_error_exits_1_with_a_caret_under_the_problem() {
+    let output = vigil(&["query", "StormEvents | where State == 'TEXAS' | summarize count() by"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("1:"), "{message}");
+    assert!(message.contains('^'), "{message}");
+    assert!(stdout(&output).is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let bad_table = vigil(&["query", "--table", "no-equals-sign", "print 1"], None);
+    assert_eq!(bad_table.status.code(), Some(2));
+    assert!(stderr(&bad_table).contains("NAME=FILE"), "{}", stderr(&bad_table));
+    let missing = vigil(&["query", "--table", "T=/nonexistent/file.jsonl", "T"], None);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("/nonexistent/file.jsonl"), "{}", stderr(&missing));
+    assert_eq!(vigil(&["query", "--frobnicate", "print 1"], None).status.code(), Some(2));
+    assert_eq!(vigil(&["query", "--format", "xml", "print 1"], None).status.code(), Some(2));
+}
+
+#[test]
+fn json_lines_and_csv_files_become_typed_tables() {
+    let dir = scratch("cli-text-files");
+    let lines = dir.join("signins.jsonl");
+    std::fs::write(
+        &lines,
+        concat!(
+            r#"{"TimeGenerated":"2026-11-01T10:00:00Z","User":"alice","ResultType":0,"Device":{"os":"Windows"}}"#,
+            "\n",
+            r#"{"TimeGenerated":"2026-11-01T11:00:00Z","User":"bob","ResultType":50126,"Device":{"os":"macOS"}}"#,
+            "\n",
+            r#"{"TimeGenerated":"2026-11-01T12:30:00Z","User":"bob","ResultType":50126,"Device":{"os":"macOS"}}"#,
+            "\n"
+        ),
+    )
+    .expect("jsonl written");
+    let table = format!("SigninLogs={}", lines.display());
+    let output = vigil(
+        &[
+            "query",
+            "--format",
+            "csv",
+            "--table",
+            &table,
+            "SigninLogs | where ResultType != 0 | summarize Failures = count(), Last = max(TimeGenerated) \
+             by User, Os = tostring(Device.os)",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "User,Os,Failures,Last\r\nbob,macOS,2,2026-11-01T12:30:00.0000000Z\r\n");
+
+    let csv = dir.join("users.csv");
+    std::fs::write(&csv, "User,Department,Age\nalice,Finance,41\nbob,IT,35\n").expect("csv written");
+    let users = format!("Users={}", csv.display());
+    let output =
+        vigil(&["query", "--format", "json", "--table", &users, "Users | where Age > 40 | project User, Age"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains(r#"{"name":"Age","type":"long"}"#), "{}", stdout(&output));
+    assert!(stdout(&output).contains(r#""rows":[["alice",41]]"#), "{}", stdout(&output));
+}
+
+#[test]
+fn a_bad_line_is_reported_with_its_number() {
+    let dir = scratch("cli-bad-lines");
+    let lines = dir.join("broken.jsonl");
+    std::fs::write(&lines, "{\"a\": 1}\n{\"a\": \n").expect("jsonl written");
+    let table = format!("T={}", lines.display());
+    let output = vigil(&["query", "--table", &table, "T"], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("line 2"), "{}", stderr(&output));
+}
+
+#[test]
+fn parquet_files_and_folders_are_tables() {
+    let dir = scratch("cli-parquet");
+    let folder = dir.join("events");
+    std::fs::create_dir_all(&folder).expect("folder");
+    write_parquet(&folder.join("part-0.parquet"), 0, &["alice", "bob", "alice"]);
+    write_parquet(&folder.join("part-1.parquet"), 3, &["carol", "alice"]);
+    let whole = format!("Events={}", folder.display());
+    let output = vigil(
+        &[
+            "query",
+            "--format",
+            "csv",
+            "--table",
+            &whole,
+            "Events | summarize arg_max(TimeGenerated, Attempts), n = count() by User | order by User asc",
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "User,TimeGenerated,Attempts,n\r\nalice,2023-11-15T02:13:20.0000000Z,4,3\r\n\
+         bob,2023-11-14T23:13:20.0000000Z,1,1\r\ncarol,2023-11-15T01:13:20.0000000Z,3,1\r\n"
+    );
+    let single = format!("Events={}", folder.join("part-1.parquet").display());
+    let output = vigil(&["query", "--format", "csv", "--table", &single, "Events | count"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "Count\r\n2\r\n");
+}
+
+#[test]
+fn the_query_can_come_from_standard_input() {
+    let output = vigil(&["query", "--format", "csv", "-"], Some("range x from 1 to 3 step 1\n| summarize sum(x)"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "sum_x\r\n6\r\n");
+}
+
+#[test]
+fn check_validates_against_a_schema_and_suggests_names() {
+    let dir = scratch("cli-check");
+    let schema = dir.join("SigninLogs.json");
+    std::fs::write(
+        &schema,
+        r#"{"name": "SigninLogs", "properties": {"schema": {"columns": [
+            {"name": "TimeGenerated", "type": "datetime"},
+            {"name": "UserPrincipalName", "type": "string"},
+            {"name": "ResultType", "type": "string"}]}}}"#,
+    )
+    .expect("schema written");
+    let schema = schema.display().to_string();
+    let good = vigil(&["check", "--schema", &schema, "SigninLogs | where ResultType != '0' | take 5"], None);
+    assert_eq!(good.status.code(), Some(0), "{}", stderr(&good));
+    let misspelled = vigil(&["check", "--schema", &schema, "SigninLogs | where UserPrincipalNme == 'a'"], None);
+    assert_eq!(misspelled.status.code(), Some(1));
+    let message = stderr(&misspelled);
+    assert!(message.contains("unknown column 'UserPrincipalNme'"), "{message}");
+    assert!(message.contains("did you mean 'UserPrincipalName'"), "{message}");
+    assert!(message.contains("1:20"), "{message}");
+    let unknown_table = vigil(&["check", "--schema", &schema, "SignInLogs | take 1"], None);
+    assert_eq!(unknown_table.status.code(), Some(1));
+    assert!(stderr(&unknown_table).contains("SigninLogs"), "{}", stderr(&unknown_table));
+    let syntax_only = vigil(&["check", "--syntax-only", "Anything | where x == 1"], None);
+    assert_eq!(syntax_only.status.code(), Some(0), "{}", stderr(&syntax_only));
+    let unbalanced = vigil(&["check", "--syntax-only", "T | where (x == 1"], None);
+    assert_eq!(unbalanced.status.code(), Some(1));
+}
