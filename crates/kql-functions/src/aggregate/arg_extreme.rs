@@ -318,6 +318,15 @@ impl ArgExtremeGroups {
         self.compact_if_scattered()
     }
 
+    /// Every column (key, then returned values) of the rows `refs`.
+    fn gather(&self, refs: &[Option<RowRef>]) -> Result<Vec<ArrayRef>> {
+        self.fields
+            .iter()
+            .enumerate()
+            .map(|(column, field)| self.rows.gather(column, field.data_type(), refs))
+            .collect()
+    }
+
     /// When the retained batches hold many more rows than there are chosen rows (winners
     /// scattered over the input), copies the chosen rows into one batch.
     fn compact_if_scattered(&mut self) -> Result<()> {
@@ -327,12 +336,7 @@ impl ArgExtremeGroups {
         }
         let refs: Vec<Option<RowRef>> =
             self.state.iter().zip(&self.winners).filter(|(s, _)| **s != EMPTY).map(|(_, r)| Some(*r)).collect();
-        let columns = self
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(column, field)| self.rows.gather(column, field.data_type(), &refs))
-            .collect::<Result<Vec<_>>>()?;
+        let columns = self.gather(&refs)?;
         let mut compacted = RetainedRows::default();
         let batch = compacted.push(&columns);
         let mut next = 0u32;
@@ -359,12 +363,7 @@ impl ArgExtremeGroups {
             KeyKind::Other => drop(emit_to.take_needed(&mut self.others)),
         }
         let refs: Vec<Option<RowRef>> = states.iter().zip(&winners).map(|(s, r)| (*s != EMPTY).then_some(*r)).collect();
-        let columns = self
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(column, field)| self.rows.gather(column, field.data_type(), &refs))
-            .collect::<Result<Vec<_>>>()?;
+        let columns = self.gather(&refs)?;
         if self.state.is_empty() {
             self.rows = RetainedRows::default();
         } else {

@@ -72,19 +72,23 @@ impl Binder<'_> {
         right: &ast::Expr,
         on: &[ast::Expr],
     ) -> BindResult<Relation> {
-        let mut kind = Kind::InnerUnique;
-        for option in options {
-            if option.name.name == "kind" {
-                let name = option.value.as_name().unwrap_or_default();
-                kind = Kind::parse(name).ok_or_else(|| {
-                    BindError::new(
-                        Code::BadArguments,
-                        option.value.span,
-                        format!("unknown join kind '{name}'; expected innerunique, inner, leftouter, rightouter, fullouter, leftsemi, leftanti, rightsemi or rightanti"),
-                    )
-                })?;
-            }
-        }
+        let kind = kind_option(
+            "join",
+            options,
+            Kind::InnerUnique,
+            &[
+                Kind::InnerUnique,
+                Kind::Inner,
+                Kind::LeftOuter,
+                Kind::RightOuter,
+                Kind::FullOuter,
+                Kind::LeftSemi,
+                Kind::LeftAnti,
+                Kind::RightSemi,
+                Kind::RightAnti,
+            ],
+            "innerunique, inner, leftouter, rightouter, fullouter, leftsemi, leftanti, rightsemi or rightanti",
+        )?;
         let right = self.bind_tabular(right)?;
         let keys = key_pairs(&left, &right, on)?;
         let joined = join_plan(&left, &right, &keys, kind)?;
@@ -125,22 +129,8 @@ impl Binder<'_> {
         right: &ast::Expr,
         on: &[ast::Expr],
     ) -> BindResult<Relation> {
-        let mut kind = Kind::LeftOuter;
-        for option in options {
-            if option.name.name == "kind" {
-                kind = match option.value.as_name() {
-                    Some("leftouter") => Kind::LeftOuter,
-                    Some("inner") => Kind::Inner,
-                    _ => {
-                        return Err(BindError::new(
-                            Code::BadArguments,
-                            option.value.span,
-                            "lookup kind must be leftouter or inner",
-                        ));
-                    }
-                };
-            }
-        }
+        let kind =
+            kind_option("lookup", options, Kind::LeftOuter, &[Kind::LeftOuter, Kind::Inner], "leftouter or inner")?;
         let right = self.bind_tabular(right)?;
         let keys = key_pairs(&left, &right, on)?;
         let joined = join_plan(&left, &right, &keys, kind)?;
@@ -154,6 +144,28 @@ impl Binder<'_> {
         let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
         Ok(Relation::new(plan, columns))
     }
+}
+
+/// The `kind=` option of `join` or `lookup`, which allow the kinds in `allowed`.
+fn kind_option(
+    operator: &str,
+    options: &[ast::OperatorOption],
+    default: Kind,
+    allowed: &[Kind],
+    expected: &str,
+) -> BindResult<Kind> {
+    let mut kind = default;
+    for option in options.iter().filter(|o| o.name.name == "kind") {
+        let name = option.value.as_name().unwrap_or_default();
+        kind = Kind::parse(name).filter(|k| allowed.contains(k)).ok_or_else(|| {
+            BindError::new(
+                Code::BadArguments,
+                option.value.span,
+                format!("unknown {operator} kind '{name}'; expected {expected}"),
+            )
+        })?;
+    }
+    Ok(kind)
 }
 
 /// The equality conditions of `on`: `Key` (same name on both sides) or `$left.a == $right.b`.
