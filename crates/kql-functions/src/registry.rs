@@ -134,6 +134,20 @@ pub struct AggregateFunction {
     pub bind: BindAggregate,
 }
 
+/// Names the KQL reference lists as deprecated, still accepted by Kusto, and their current names.
+const DEPRECATED_NAMES: [(&str, &str); 10] = [
+    ("argmax", "arg_max"),
+    ("argmin", "arg_min"),
+    ("array_strcat", "strcat_array"),
+    ("arraylength", "array_length"),
+    ("datepart", "datetime_part"),
+    ("extractall", "extract_all"),
+    ("make_string", "unicode_codepoints_to_string"),
+    ("parsejson", "parse_json"),
+    ("parseurl", "parse_url"),
+    ("parseurlquery", "parse_urlquery"),
+];
+
 #[derive(Default)]
 pub struct Registry {
     scalars: BTreeMap<&'static str, ScalarFunction>,
@@ -146,6 +160,9 @@ impl Registry {
             let mut registry = Registry::default();
             crate::scalar::register(&mut registry);
             crate::aggregate::register(&mut registry);
+            for (old, current) in DEPRECATED_NAMES {
+                registry.alias(old, current);
+            }
             registry
         });
         &REGISTRY
@@ -212,6 +229,22 @@ impl Registry {
         };
         let previous = self.aggregates.insert(name, function);
         assert!(previous.is_none(), "aggregate function {name} is registered twice");
+    }
+
+    /// Adds `alias` as another name of the function `target`, which it names its results like.
+    /// Panics if `target` does not exist: that is a bug in the library.
+    pub fn alias(&mut self, alias: &'static str, target: &str) {
+        if let Some(function) = self.scalars.get(target) {
+            let function = ScalarFunction { name: alias, ..*function };
+            let previous = self.scalars.insert(alias, function);
+            assert!(previous.is_none(), "scalar function {alias} is registered twice");
+        } else if let Some(function) = self.aggregates.get(target) {
+            let function = AggregateFunction { name: alias, ..*function };
+            let previous = self.aggregates.insert(alias, function);
+            assert!(previous.is_none(), "aggregate function {alias} is registered twice");
+        } else {
+            panic!("{alias} is an alias of {target}, which is not a function");
+        }
     }
 
     pub fn scalar_function(&self, name: &str) -> Option<&ScalarFunction> {

@@ -210,21 +210,27 @@ pub fn real_json(v: f64) -> Json {
     serde_json::Number::from_f64(v).map(Json::Number).unwrap_or_else(|| Json::String(format_real(v)))
 }
 
-/// Kusto's text for a real: shortest round-trip digits, `NaN`, `Infinity`, `-Infinity`.
+/// Kusto's (.NET's) text for a real: the shortest digits that round-trip, in scientific
+/// notation (`1E+15`, `1.5E-05`) when the exponent is 15 or more or below -4; `NaN`,
+/// `Infinity`, `-Infinity`.
 pub fn format_real(v: f64) -> String {
     if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "Infinity".into() } else { "-Infinity".into() }
-    } else if v == 0.0 {
-        "0".into()
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let scientific = format!("{v:e}");
+    let (mantissa, exponent) = scientific.split_once('e').expect("{:e} always writes an exponent");
+    let exponent: i32 = exponent.parse().expect("the exponent is an integer");
+    if (-4..15).contains(&exponent) {
+        format!("{v}")
     } else {
-        let text = format!("{v}");
-        if v.abs() >= 1e15 && !text.contains('.') && !text.contains('e') {
-            format!("{v:e}").replace('e', "E+")
-        } else {
-            text
-        }
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{mantissa}E{sign}{:02}", exponent.abs())
     }
 }
 
@@ -539,6 +545,12 @@ mod tests {
         assert_eq!(format_real(0.1), "0.1");
         assert_eq!(format_real(f64::NAN), "NaN");
         assert_eq!(format_real(-f64::INFINITY), "-Infinity");
+        assert_eq!(format_real(1e15), "1E+15");
+        assert_eq!(format_real(123_456_789_012_345.0), "123456789012345");
+        assert_eq!(format_real(123_456_789_012_345_678.0), "1.2345678901234568E+17");
+        assert_eq!(format_real(0.0001), "0.0001");
+        assert_eq!(format_real(-0.000_015), "-1.5E-05");
+        assert_eq!(format_real(1e-300), "1E-300");
     }
 
     #[test]

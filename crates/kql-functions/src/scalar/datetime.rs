@@ -12,7 +12,7 @@ use crate::registry::{Registry, TypedExpr};
 use crate::types::KqlType;
 use crate::value::Value;
 
-use KqlType::{DateTime, Int, Long, Real, String as Str, Timespan};
+use KqlType::{DateTime, Dynamic, Int, Long, Real, String as Str, Timespan};
 
 /// A datetime's calendar fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +153,17 @@ fn iso_week(nanos: i64) -> i64 {
 }
 
 pub fn register(r: &mut Registry) {
+    r.scalar(
+        "datetime_list_timezones",
+        0..=0,
+        "The IANA time zone names that datetime_utc_to_local accepts.",
+        |_, _| {
+            let names: Vec<serde_json::Value> =
+                chrono_tz::TZ_VARIANTS.iter().map(|zone| serde_json::Value::String(zone.name().to_string())).collect();
+            let list = Value::Dynamic(serde_json::Value::Array(names));
+            Ok(TypedExpr::new(lit(list.to_scalar(Dynamic)), Dynamic))
+        },
+    );
     r.scalar(
         "now",
         0..=1,

@@ -17,6 +17,21 @@ use crate::value::Value;
 
 use KqlType::{Bool, Long, Real};
 
+/// The two-sided p-value of Welch's t-test for two samples given by mean, variance and size.
+pub fn welch_p_value(mean1: f64, variance1: f64, count1: f64, mean2: f64, variance2: f64, count2: f64) -> Option<f64> {
+    if count1 < 2.0 || count2 < 2.0 {
+        return None;
+    }
+    let (error1, error2) = (variance1 / count1, variance2 / count2);
+    let error = error1 + error2;
+    if error <= 0.0 {
+        return None;
+    }
+    let t = (mean1 - mean2) / error.sqrt();
+    let freedom = error * error / (error1 * error1 / (count1 - 1.0) + error2 * error2 / (count2 - 1.0));
+    Some(regularized_incomplete_beta(freedom / (freedom + t * t), freedom / 2.0, 0.5))
+}
+
 pub fn register(r: &mut Registry) {
     macro_rules! real_unary {
         ($($name:literal => $f:expr, $summary:literal;)*) => {$(
@@ -60,6 +75,37 @@ pub fn register(r: &mut Registry) {
             _ => Value::Null,
         }))
     });
+    r.scalar("around", 3..=3, "Whether a value is within center ± delta: around(value, center, delta).", |_, a| {
+        Ok(super::call_row_as_is("around", &a, Bool, |v| {
+            // Datetimes and timespans compare exactly, in ticks of 100 ns; numbers as reals.
+            let exact = |x: &Value| match x {
+                Value::DateTime(t) | Value::Timespan(t) => Some(i128::from(*t)),
+                Value::Int(_) | Value::Long(_) => x.as_i64().map(i128::from),
+                _ => None,
+            };
+            match (exact(&v[0]), exact(&v[1]), exact(&v[2])) {
+                (Some(x), Some(center), Some(delta)) => Value::Bool((center - delta..=center + delta).contains(&x)),
+                _ => match (v[0].as_f64(), v[1].as_f64(), v[2].as_f64()) {
+                    (Some(x), Some(center), Some(delta)) => Value::Bool(x >= center - delta && x <= center + delta),
+                    _ => Value::Null,
+                },
+            }
+        }))
+    });
+    r.scalar(
+        "welch_test",
+        6..=6,
+        "The two-sided p-value of Welch's t-test: welch_test(mean1, variance1, count1, mean2, variance2, count2).",
+        |_, a| {
+            Ok(call_row("welch_test", &a, &[Real; 6], Real, |v| {
+                let numbers: Option<Vec<f64>> = v.iter().map(Value::as_f64).collect();
+                numbers
+                    .and_then(|n| welch_p_value(n[0], n[1], n[2], n[3], n[4], n[5]))
+                    .map(Value::Real)
+                    .unwrap_or(Value::Null)
+            }))
+        },
+    );
     r.scalar("pi", 0..=0, "The constant π.", |_, _| Ok(TypedExpr::new(lit(std::f64::consts::PI), Real)));
     r.scalar("abs", 1..=1, "Absolute value.", |_, a| {
         let ty = numeric_or_timespan("abs", &a[0])?;
@@ -548,6 +594,18 @@ fn convert_units(table: &UnitTable, value: f64, from: &str, to: &str) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn welch_p_values_match_the_t_distribution() {
+        // Equal means give 1.
+        assert!((welch_p_value(5.0, 1.0, 10.0, 5.0, 1.0, 10.0).unwrap() - 1.0).abs() < 1e-12);
+        let p = welch_p_value(1.0, 1.0, 6.0, 0.0, 1.0, 6.0).unwrap();
+        // t = 1.7321, df = 10: two-sided p = 0.11393.
+        assert!((p - 0.113_93).abs() < 5e-5, "{p}");
+        let tiny = welch_p_value(5.0, 20.0, 1000.0, 7.0, 25.0, 1000.0).unwrap();
+        assert!(tiny > 0.0 && tiny < 1e-18, "{tiny}");
+        assert_eq!(welch_p_value(1.0, 1.0, 1.0, 0.0, 1.0, 5.0), None);
+    }
 
     #[test]
     fn beta_functions_match_the_reference() {

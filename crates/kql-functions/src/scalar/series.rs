@@ -210,6 +210,136 @@ fn filled(values: &[Value], index: usize) -> Option<Vec<f64>> {
     numbers(&values[index]).map(|v| v.into_iter().map(|x| x.unwrap_or(0.0)).collect())
 }
 
+/// Least-squares polynomial of `degree` through `(x_i, y_i)`, by Householder QR of the
+/// Vandermonde matrix (better conditioned than the normal equations). Coefficients are returned
+/// from the highest power down, as Kusto's `series_fit_poly` does; `None` when there are fewer
+/// points than coefficients.
+fn fit_polynomial(xs: &[f64], ys: &[f64], degree: usize) -> Option<Vec<f64>> {
+    let (rows, columns) = (ys.len(), degree + 1);
+    if rows < columns {
+        return None;
+    }
+    // Column-major Vandermonde matrix: column j holds x^j.
+    let mut matrix: Vec<Vec<f64>> = (0..columns).map(|j| xs.iter().map(|x| x.powi(j as i32)).collect()).collect();
+    let mut rhs = ys.to_vec();
+    for k in 0..columns {
+        let norm = matrix[k][k..].iter().map(|v| v * v).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return None;
+        }
+        let alpha = if matrix[k][k] > 0.0 { -norm } else { norm };
+        let mut reflector: Vec<f64> = matrix[k][k..].to_vec();
+        reflector[0] -= alpha;
+        let length = reflector.iter().map(|v| v * v).sum::<f64>();
+        if length == 0.0 {
+            continue;
+        }
+        let reflect = |target: &mut [f64]| {
+            let dot: f64 = reflector.iter().zip(target.iter()).map(|(a, b)| a * b).sum();
+            let factor = 2.0 * dot / length;
+            target.iter_mut().zip(&reflector).for_each(|(t, r)| *t -= factor * r);
+        };
+        for column in matrix.iter_mut().skip(k) {
+            reflect(&mut column[k..]);
+        }
+        reflect(&mut rhs[k..]);
+    }
+    let mut coefficients = vec![0.0; columns];
+    for k in (0..columns).rev() {
+        let known: f64 = (k + 1..columns).map(|j| matrix[j][k] * coefficients[j]).sum();
+        coefficients[k] = (rhs[k] - known) / matrix[k][k];
+    }
+    coefficients.reverse();
+    Some(coefficients)
+}
+
+fn fit_poly_bag(v: &[Value]) -> Value {
+    let Some(ys) = filled(v, 0) else { return Value::Null };
+    let xs = match v.get(1) {
+        Some(Value::Dynamic(Json::Array(_))) => match filled(v, 1) {
+            Some(xs) if xs.len() == ys.len() => xs,
+            _ => return Value::Null,
+        },
+        _ => (1..=ys.len()).map(|i| i as f64).collect(),
+    };
+    let degree = v.get(2).and_then(Value::as_i64).unwrap_or(1);
+    let Some(coefficients) = usize::try_from(degree).ok().and_then(|d| fit_polynomial(&xs, &ys, d)) else {
+        return Value::Null;
+    };
+    let fitted: Vec<f64> = xs.iter().map(|x| coefficients.iter().fold(0.0, |sum, c| sum * x + c)).collect();
+    let n = ys.len() as f64;
+    let mean = ys.iter().sum::<f64>() / n;
+    let ss_total: f64 = ys.iter().map(|y| (y - mean).powi(2)).sum();
+    let ss_residual: f64 = ys.iter().zip(&fitted).map(|(y, f)| (y - f).powi(2)).sum();
+    let divisor = if n > 1.0 { n - 1.0 } else { 1.0 };
+    bag(vec![
+        ("rsquare", real_json(if ss_total == 0.0 { 1.0 } else { 1.0 - ss_residual / ss_total })),
+        ("coefficients", real_series(coefficients)),
+        ("variance", real_json(ss_total / divisor)),
+        ("rvariance", real_json(ss_residual / divisor)),
+        ("poly_fit", real_series(fitted)),
+    ])
+}
+
+/// The discrete Fourier transform of a complex series (`inverse`: the inverse transform,
+/// scaled by 1/n). Radix-2 FFT when the length is a power of two, the direct sum otherwise.
+fn fourier(real: &[f64], imaginary: &[f64], inverse: bool) -> (Vec<f64>, Vec<f64>) {
+    let n = real.len();
+    let sign = if inverse { 1.0 } else { -1.0 };
+    let (mut re, mut im) = (real.to_vec(), imaginary.to_vec());
+    if n.is_power_of_two() && n > 1 {
+        let bits = n.trailing_zeros();
+        for i in 0..n {
+            let j = i.reverse_bits() >> (usize::BITS - bits);
+            if i < j {
+                re.swap(i, j);
+                im.swap(i, j);
+            }
+        }
+        let mut size = 2;
+        while size <= n {
+            let angle = sign * 2.0 * std::f64::consts::PI / size as f64;
+            for start in (0..n).step_by(size) {
+                for k in 0..size / 2 {
+                    let (w_re, w_im) = ((angle * k as f64).cos(), (angle * k as f64).sin());
+                    let (a, b) = (start + k, start + k + size / 2);
+                    let (t_re, t_im) = (w_re * re[b] - w_im * im[b], w_re * im[b] + w_im * re[b]);
+                    (re[b], im[b]) = (re[a] - t_re, im[a] - t_im);
+                    (re[a], im[a]) = (re[a] + t_re, im[a] + t_im);
+                }
+            }
+            size *= 2;
+        }
+    } else {
+        (re, im) = (0..n)
+            .map(|k| {
+                (0..n).fold((0.0, 0.0), |(sum_re, sum_im), t| {
+                    let angle = sign * 2.0 * std::f64::consts::PI * ((k * t) % n) as f64 / n as f64;
+                    let (c, s) = (angle.cos(), angle.sin());
+                    (sum_re + real[t] * c - imaginary[t] * s, sum_im + real[t] * s + imaginary[t] * c)
+                })
+            })
+            .unzip();
+    }
+    if inverse && n > 0 {
+        re.iter_mut().chain(im.iter_mut()).for_each(|v| *v /= n as f64);
+    }
+    (re, im)
+}
+
+fn fourier_bag(v: &[Value], inverse: bool) -> Value {
+    let Some(real) = filled(v, 0) else { return Value::Null };
+    let imaginary = match v.get(1) {
+        Some(value @ Value::Dynamic(Json::Array(_))) => match filled(std::slice::from_ref(value), 0) {
+            Some(imaginary) if imaginary.len() == real.len() => imaginary,
+            _ => return Value::Null,
+        },
+        _ => vec![0.0; real.len()],
+    };
+    let (re, im) = fourier(&real, &imaginary, inverse);
+    bag(vec![("real", real_series(re)), ("imaginary", real_series(im))])
+}
+
 pub fn register(r: &mut Registry) {
     macro_rules! binary {
         ($($name:literal => $f:expr;)*) => {$(
@@ -480,6 +610,36 @@ pub fn register(r: &mut Registry) {
         ],
         |_, a| Ok(call_row("series_fit_line", &a, &[Dynamic], Dynamic, fit_line_bag)),
     );
+    r.scalar_tuple(
+        "series_fit_poly",
+        1..=3,
+        "Polynomial regression: series_fit_poly(y [, x, degree]) gives rsquare, coefficients, variance, rvariance, poly_fit.",
+        &[
+            ("rsquare", KqlType::Real),
+            ("coefficients", Dynamic),
+            ("variance", KqlType::Real),
+            ("rvariance", KqlType::Real),
+            ("poly_fit", Dynamic),
+        ],
+        |_, a| {
+            let types = [Dynamic, Dynamic, KqlType::Long];
+            Ok(call_row("series_fit_poly", &a, &types[..a.len()], Dynamic, fit_poly_bag))
+        },
+    );
+    r.scalar_tuple(
+        "series_fft",
+        1..=2,
+        "The Fourier transform of a series (real part [, imaginary part]): two series.",
+        &[("real", Dynamic), ("imaginary", Dynamic)],
+        |_, a| Ok(call_row_as_is("series_fft", &a, Dynamic, |v| fourier_bag(v, false))),
+    );
+    r.scalar_tuple(
+        "series_ifft",
+        1..=2,
+        "The inverse Fourier transform of a series (real part [, imaginary part]): two series.",
+        &[("real", Dynamic), ("imaginary", Dynamic)],
+        |_, a| Ok(call_row_as_is("series_ifft", &a, Dynamic, |v| fourier_bag(v, true))),
+    );
     r.scalar("series_fit_line_dynamic", 1..=1, "series_fit_line as a property bag.", |_, a| {
         Ok(call_row("series_fit_line_dynamic", &a, &[Dynamic], Dynamic, fit_line_bag))
     });
@@ -707,6 +867,33 @@ fn period_scores(values: &[f64], min_period: usize, max_period: usize) -> Vec<(u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polynomial_fit_recovers_exact_coefficients() {
+        let xs: Vec<f64> = (0..20).map(|i| f64::from(i) / 4.0 - 2.0).collect();
+        let ys: Vec<f64> = xs.iter().map(|x| 2.0 * x.powi(3) - x + 0.5).collect();
+        let coefficients = fit_polynomial(&xs, &ys, 3).expect("enough points");
+        for (got, want) in coefficients.iter().zip([2.0, 0.0, -1.0, 0.5]) {
+            assert!((got - want).abs() < 1e-9, "{coefficients:?}");
+        }
+        assert_eq!(fit_polynomial(&xs[..3], &ys[..3], 3), None);
+    }
+
+    #[test]
+    fn fourier_transforms_agree_and_invert() {
+        for n in [8usize, 12] {
+            let real: Vec<f64> = (0..n).map(|i| (i as f64 * 0.7).sin() + i as f64 / 3.0).collect();
+            let imaginary: Vec<f64> = (0..n).map(|i| (i as f64 * 0.3).cos()).collect();
+            let (re, im) = fourier(&real, &imaginary, false);
+            // The zero frequency is the sum of the series.
+            assert!((re[0] - real.iter().sum::<f64>()).abs() < 1e-9);
+            assert!((im[0] - imaginary.iter().sum::<f64>()).abs() < 1e-9);
+            let (back_re, back_im) = fourier(&re, &im, true);
+            for i in 0..n {
+                assert!((back_re[i] - real[i]).abs() < 1e-9 && (back_im[i] - imaginary[i]).abs() < 1e-9, "n={n}");
+            }
+        }
+    }
 
     #[test]
     fn seasonal_component_uses_phase_medians() {

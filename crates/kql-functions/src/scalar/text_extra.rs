@@ -1,4 +1,5 @@
-//! Hashing, compression, byte formatting, user agents and the smaller string helpers.
+//! Hashing, compression, byte formatting, user agents, XML, punycode and the smaller string
+//! helpers.
 
 use std::io::{Read, Write};
 
@@ -134,7 +135,164 @@ fn sorted_json(json: &Json) -> Json {
     }
 }
 
+/// An XML document as Kusto's `parse_xml` converts it: `{"root": value}`, where an element with
+/// neither attributes nor children is its text (or null when empty), and otherwise a bag of
+/// `@attribute`s, `#text` and its children (children of the same name become an array). Only
+/// elements, attributes and text count; `None` for anything that is not well-formed XML.
+pub fn xml_to_json(xml: &str) -> Option<Json> {
+    use quick_xml::events::Event;
+
+    struct Element {
+        name: String,
+        attributes: Map<String, Json>,
+        children: Map<String, Json>,
+        text: String,
+    }
+    fn open(start: &quick_xml::events::BytesStart) -> Option<Element> {
+        let mut attributes = Map::new();
+        for attribute in start.attributes() {
+            let attribute = attribute.ok()?;
+            let key = format!("@{}", String::from_utf8_lossy(attribute.key.as_ref()));
+            attributes.insert(key, Json::String(attribute.unescape_value().ok()?.into_owned()));
+        }
+        let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
+        Some(Element { name, attributes, children: Map::new(), text: String::new() })
+    }
+    fn close(element: Element) -> (String, Json) {
+        let text = element.text.trim().to_string();
+        let value = if element.attributes.is_empty() && element.children.is_empty() {
+            if text.is_empty() { Json::Null } else { Json::String(text) }
+        } else {
+            let mut bag = element.attributes;
+            if !text.is_empty() {
+                bag.insert("#text".into(), Json::String(text));
+            }
+            bag.extend(element.children);
+            Json::Object(bag)
+        };
+        (element.name, value)
+    }
+    fn attach(parent: &mut Element, name: String, value: Json) {
+        match parent.children.get_mut(&name) {
+            Some(Json::Array(items)) => items.push(value),
+            Some(existing) => {
+                let first = existing.take();
+                *existing = Json::Array(vec![first, value]);
+            }
+            None => {
+                parent.children.insert(name, value);
+            }
+        }
+    }
+
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Json> = None;
+    let mut finish = |stack: &mut Vec<Element>, element: Element| -> Option<()> {
+        let (name, value) = close(element);
+        match stack.last_mut() {
+            Some(parent) => attach(parent, name, value),
+            None if root.is_none() => root = Some(Json::Object(Map::from_iter([(name, value)]))),
+            None => return None,
+        }
+        Some(())
+    };
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) => stack.push(open(&start)?),
+            Event::Empty(start) => {
+                let element = open(&start)?;
+                finish(&mut stack, element)?;
+            }
+            Event::End(_) => {
+                let element = stack.pop()?;
+                finish(&mut stack, element)?;
+            }
+            Event::Text(text) => {
+                let text = text.unescape().ok()?;
+                match stack.last_mut() {
+                    Some(element) => element.text.push_str(&text),
+                    None if text.trim().is_empty() => {}
+                    None => return None,
+                }
+            }
+            Event::CData(data) => stack.last_mut()?.text.push_str(&String::from_utf8_lossy(&data.into_inner())),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    root
+}
+
+/// The labels of a domain name, split at any of the dots IDNA accepts.
+fn domain_labels(domain: &str) -> impl Iterator<Item = &str> {
+    domain.split(['.', '\u{3002}', '\u{FF0E}', '\u{FF61}'])
+}
+
+/// Each non-ASCII label as `xn--` and its punycode; `None` if a label cannot be encoded.
+fn punycode_domain_encode(domain: &str) -> Option<String> {
+    let labels: Option<Vec<String>> = domain_labels(domain)
+        .map(|label| {
+            if label.is_ascii() {
+                Some(label.to_string())
+            } else {
+                idna::punycode::encode_str(label).map(|p| format!("xn--{p}"))
+            }
+        })
+        .collect();
+    Some(labels?.join("."))
+}
+
+/// Each `xn--` label decoded from punycode; `None` if one is not valid punycode.
+fn punycode_domain_decode(domain: &str) -> Option<String> {
+    let labels: Option<Vec<String>> = domain_labels(domain)
+        .map(|label| match label.get(..4) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("xn--") => idna::punycode::decode_to_string(&label[4..]),
+            _ => Some(label.to_string()),
+        })
+        .collect();
+    Some(labels?.join("."))
+}
+
 pub fn register(r: &mut Registry) {
+    r.scalar("parse_xml", 1..=1, "An XML string as a dynamic value (null if it is not XML).", |_, a| {
+        Ok(call_row("parse_xml", &a, &[Str], Dynamic, |v| {
+            let xml = text(&v[0]);
+            // Kusto's limit: longer documents are not parsed.
+            if xml.len() > 1_048_576 {
+                return Value::Null;
+            }
+            xml_to_json(xml).map(Value::Dynamic).unwrap_or(Value::Null)
+        }))
+    });
+    r.scalar("punycode_from_string", 1..=1, "A string encoded as punycode (without xn--).", |_, a| {
+        Ok(call_row("punycode_from_string", &a, &[Str], Str, |v| {
+            Value::String(idna::punycode::encode_str(text(&v[0])).unwrap_or_default())
+        }))
+    });
+    r.scalar("punycode_to_string", 1..=1, "A punycode string (without xn--) decoded.", |_, a| {
+        Ok(call_row("punycode_to_string", &a, &[Str], Str, |v| {
+            Value::String(idna::punycode::decode_to_string(text(&v[0])).unwrap_or_default())
+        }))
+    });
+    r.scalar(
+        "punycode_domain_to_string",
+        1..=1,
+        "A domain name with its non-ASCII labels encoded as xn-- punycode.",
+        |_, a| {
+            Ok(call_row("punycode_domain_to_string", &a, &[Str], Str, |v| {
+                Value::String(punycode_domain_encode(text(&v[0])).unwrap_or_default())
+            }))
+        },
+    );
+    r.scalar("punycode_domain_from_string", 1..=1, "A domain name with its xn-- punycode labels decoded.", |_, a| {
+        Ok(call_row("punycode_domain_from_string", &a, &[Str], Str, |v| {
+            Value::String(punycode_domain_decode(text(&v[0])).unwrap_or_default())
+        }))
+    });
     r.scalar("hash", 1..=2, "The XXH64 hash of a value, optionally modulo a number.", |_, a| {
         Ok(call_row_as_is("hash", &a, Long, |v| {
             let hash = xxhash64(&hash_bytes(&v[0])) as i64;
@@ -285,6 +443,45 @@ pub fn register(r: &mut Registry) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xml_converts_as_kusto_documents() {
+        let convert = |xml: &str| xml_to_json(xml).map(|j| j.to_string());
+        assert_eq!(convert("<e/>").as_deref(), Some(r#"{"e":null}"#));
+        assert_eq!(convert("<e>text</e>").as_deref(), Some(r#"{"e":"text"}"#));
+        assert_eq!(convert(r#"<e name="value" />"#).as_deref(), Some(r#"{"e":{"@name":"value"}}"#));
+        assert_eq!(
+            convert(r#"<e name="value">text</e>"#).as_deref(),
+            Some(r##"{"e":{"@name":"value","#text":"text"}}"##)
+        );
+        assert_eq!(convert("<e> <a>text</a> <b>text</b> </e>").as_deref(), Some(r#"{"e":{"a":"text","b":"text"}}"#));
+        assert_eq!(convert("<e> <a>1</a> <a>2</a> <a>3</a> </e>").as_deref(), Some(r#"{"e":{"a":["1","2","3"]}}"#));
+        assert_eq!(convert("<e> text <a>text</a> </e>").as_deref(), Some(r##"{"e":{"#text":"text","a":"text"}}"##));
+        assert_eq!(
+            convert("<?xml version=\"1.0\"?><!-- note --><d><v>1 &lt; 2</v><![CDATA[raw]]></d>").as_deref(),
+            Some(r##"{"d":{"#text":"raw","v":"1 < 2"}}"##)
+        );
+        for broken in ["<a><b></a>", "<a>", "text", "<a/><b/>", "<a x=1/>", ""] {
+            assert_eq!(convert(broken), None, "{broken}");
+        }
+    }
+
+    #[test]
+    fn punycode_round_trips_as_the_reference_shows() {
+        assert_eq!(idna::punycode::encode_str("académie-française").as_deref(), Some("acadmie-franaise-npb1a"));
+        assert_eq!(
+            punycode_domain_encode("Riðill\u{3002}Skáldskaparmál\u{3002}org").as_deref(),
+            Some("xn--Riill-jta.xn--Skldskaparml-dbbj.org")
+        );
+        assert_eq!(
+            punycode_domain_encode("Kaledvoulc'h.Artorījos.edu").as_deref(),
+            Some("Kaledvoulc'h.xn--Artorjos-ejb.edu")
+        );
+        assert_eq!(
+            punycode_domain_decode("xn--Ry-lja8c.xn--Jng-uta63a.xn--Bng-9ka.com").as_deref(),
+            Some("Rúyì.Jīngū.Bàng.com")
+        );
+    }
 
     #[test]
     fn xxhash64_matches_the_reference() {
