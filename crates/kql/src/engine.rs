@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::memory_pool::GreedyMemoryPool;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
@@ -45,9 +47,21 @@ impl Default for Engine {
 
 impl Engine {
     pub fn new() -> Engine {
+        Engine::with_runtime(Arc::new(RuntimeEnv::default()))
+    }
+
+    /// A session whose queries together may hold at most `bytes` of memory; a query that needs
+    /// more fails with a resources-exhausted error instead of taking the process down.
+    pub fn with_memory_limit(bytes: usize) -> datafusion::error::Result<Engine> {
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(GreedyMemoryPool::new(bytes))).build_arc()?;
+        Ok(Engine::with_runtime(runtime))
+    }
+
+    fn with_runtime(runtime: Arc<RuntimeEnv>) -> Engine {
         let config = SessionConfig::new().with_information_schema(false).with_batch_size(8192);
         let state = SessionStateBuilder::new()
             .with_config(config)
+            .with_runtime_env(runtime)
             .with_default_features()
             .with_query_planner(Arc::new(KqlQueryPlanner))
             .build();

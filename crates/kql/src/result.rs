@@ -3,7 +3,8 @@
 
 use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::{Value as Json, json};
-use vigil_kql_functions::value::{ColumnReader, format_decimal, format_real};
+use vigil_kql_functions::types::arrow_schema;
+use vigil_kql_functions::value::{ColumnReader, ValueBuilder, convert, format_decimal, format_real};
 use vigil_kql_functions::{KqlColumn, KqlType, Value};
 use vigil_kql_syntax::literal::{format_datetime, format_timespan};
 
@@ -86,6 +87,40 @@ impl QueryResult {
             })
             .collect();
         json!({ "tables": tables })
+    }
+
+    /// Reads the Log Analytics query API's JSON back into a result, as `vigil query --server`
+    /// receives it, so that it renders as a local result does.
+    pub fn from_json(json: &Json) -> Result<QueryResult, String> {
+        let tables = json.get("tables").and_then(Json::as_array).ok_or("the response has no \"tables\" array")?;
+        let mut result = Vec::with_capacity(tables.len());
+        for table in tables {
+            let name = table.get("name").and_then(Json::as_str).unwrap_or("PrimaryResult").to_string();
+            let columns: Vec<KqlColumn> = table
+                .get("columns")
+                .and_then(Json::as_array)
+                .ok_or("a table has no \"columns\" array")?
+                .iter()
+                .map(|c| {
+                    let name = c.get("name").and_then(Json::as_str).ok_or("a column has no name")?;
+                    let ty =
+                        c.get("type").and_then(Json::as_str).and_then(KqlType::from_name).unwrap_or(KqlType::Dynamic);
+                    Ok(KqlColumn::new(name, ty))
+                })
+                .collect::<Result<_, String>>()?;
+            let rows = table.get("rows").and_then(Json::as_array).ok_or("a table has no \"rows\" array")?;
+            let mut builders: Vec<ValueBuilder> = columns.iter().map(|c| ValueBuilder::new(c.ty, rows.len())).collect();
+            for row in rows {
+                let cells = row.as_array().ok_or("a row is not an array")?;
+                for ((builder, column), cell) in builders.iter_mut().zip(&columns).zip(cells) {
+                    builder.append(&convert(&Value::Dynamic(cell.clone()), column.ty));
+                }
+            }
+            let arrays = builders.into_iter().map(ValueBuilder::finish).collect();
+            let batch = RecordBatch::try_new(arrow_schema(&columns), arrays).map_err(|e| e.to_string())?;
+            result.push(ResultTable { name, columns, batches: vec![batch], render: None });
+        }
+        Ok(QueryResult { tables: result })
     }
 
     /// RFC 4180 CSV of the primary table, with a header row.

@@ -1,4 +1,4 @@
-//! The `vigil` command: run and check KQL queries (and, later, serve the SIEM).
+//! The `vigil` command: serve the SIEM, administer it, and run and check KQL queries.
 //!
 //! Exit codes: 0 success, 1 the query failed (the diagnostic is on stderr), 2 usage error.
 
@@ -6,6 +6,9 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+mod admin;
+mod remote;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use vigil::tables;
@@ -37,9 +40,36 @@ enum Command {
         /// instead of running it.
         #[arg(long)]
         explain: bool,
+        /// Run the query on a Vigil server (its base URL) through the query API instead of in
+        /// process. Credentials come from VIGIL_TENANT_ID, VIGIL_CLIENT_ID and VIGIL_CLIENT_SECRET.
+        #[arg(long, value_name = "URL", conflicts_with_all = ["tables", "schemas", "explain"])]
+        server: Option<String>,
+        /// The workspace to query on the server (name or id).
+        #[arg(long, default_value = "default", requires = "server")]
+        workspace: String,
+        /// The query API's time range: an ISO 8601 duration (PT1H, P7D) or interval.
+        #[arg(long, requires = "server")]
+        timespan: Option<String>,
+        /// A PEM certificate to trust for the server (its self-signed one, for example).
+        #[arg(long, value_name = "PEM", requires = "server")]
+        ca_cert: Option<PathBuf>,
         /// The query; read from standard input when absent or '-'.
         query: Option<String>,
     },
+    /// Run the server: token service, Logs Ingestion API, storage, query API.
+    Serve(admin::ServeArgs),
+    /// Register applications (client credentials) and give them roles.
+    #[command(subcommand)]
+    App(admin::AppCommand),
+    /// Create tables from Azure's table JSON.
+    #[command(subcommand)]
+    Table(admin::TableCommand),
+    /// Create data collection rules from Azure's DCR JSON.
+    #[command(subcommand)]
+    Dcr(admin::DcrCommand),
+    /// List workspaces.
+    #[command(subcommand)]
+    Workspace(admin::WorkspaceCommand),
     /// Check that a query parses and binds, without running it.
     Check {
         /// Only check the syntax.
@@ -54,7 +84,7 @@ enum Command {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub enum Format {
     /// The Log Analytics query API's JSON.
     Json,
     /// An aligned table for people.
@@ -64,7 +94,7 @@ enum Format {
 }
 
 /// A failure and the exit code it maps to.
-enum Failure {
+pub enum Failure {
     Usage(String),
     Query(String),
 }
@@ -94,7 +124,13 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
-        Command::Query { format, tables, schemas, explain, query } => {
+        Command::Query { format, server: Some(server), workspace, timespan, ca_cert, query, .. } => {
+            let query = read_query(query)?;
+            let result = remote::query(&server, &workspace, &query, timespan.as_deref(), ca_cert.as_deref()).await?;
+            print!("{}", remote::render(&result, format)?);
+            Ok(())
+        }
+        Command::Query { format, tables, schemas, explain, query, .. } => {
             let query = read_query(query)?;
             let engine = Engine::new();
             let schemas = read_schemas(&schemas)?;
@@ -126,6 +162,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let catalog = catalog(&engine, &[], &schemas).await?;
             engine.check(&query, &catalog, syntax_only).map_err(|e| query_failure(&e, &query))
         }
+        Command::Serve(args) => admin::serve(args).await,
+        Command::App(command) => admin::app(command).await,
+        Command::Table(command) => admin::table(command).await,
+        Command::Dcr(command) => admin::dcr(command).await,
+        Command::Workspace(command) => admin::workspace(command).await,
     }
 }
 

@@ -1,0 +1,723 @@
+//! Vigil's control plane: who exists (tenants, workspaces, applications), who may do what
+//! (role assignments), and how data comes in (tables, data collection rules).
+//!
+//! State lives in SQLite (`control.db` in the data dir) so that the admin commands of the CLI
+//! can change it while a server runs: every change bumps a generation counter, and a server
+//! reloads what it caches when the counter moves.
+
+pub mod dcr;
+pub mod roles;
+pub mod secrets;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use vigil_kql::schema::{TableSchema, parse_table_json};
+use vigil_kql_functions::{KqlColumn, KqlType};
+
+pub use dcr::{DataFlow, DcrDefinition, parse_dcr};
+pub use roles::{Role, Scope};
+
+/// Why a control-plane call failed; the server maps each kind to an HTTP status.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlError {
+    NotFound(String),
+    Invalid(String),
+    Conflict(String),
+    Storage(String),
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlError::NotFound(m) | ControlError::Invalid(m) | ControlError::Conflict(m) => f.write_str(m),
+            ControlError::Storage(m) => write!(f, "control database: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ControlError {}
+
+impl From<sqlx::Error> for ControlError {
+    fn from(error: sqlx::Error) -> ControlError {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => ControlError::Conflict(db.message().to_string()),
+            _ => ControlError::Storage(error.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = ControlError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Workspace {
+    pub id: String,
+    pub name: String,
+    pub tenant_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct App {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub secret_expires_at: Option<DateTime<Utc>>,
+}
+
+/// An application just created: the only time its secret is known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewApp {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleAssignment {
+    pub principal: String,
+    pub role: String,
+    pub scope: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDefinition {
+    pub workspace_id: String,
+    pub schema: TableSchema,
+    pub retention_days: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dcr {
+    pub immutable_id: String,
+    pub workspace_id: String,
+    pub tenant_id: String,
+    pub definition: DcrDefinition,
+}
+
+/// An OpenID Connect issuer whose tokens a tenant accepts besides Vigil's own (the
+/// organisation's Entra ID or Keycloak).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExternalIssuer {
+    pub tenant_id: String,
+    pub issuer: String,
+    pub jwks_uri: String,
+}
+
+/// What the first start creates, so the user can log in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bootstrap {
+    pub tenant: Tenant,
+    pub workspace: Workspace,
+    pub owner: NewApp,
+}
+
+/// A key Vigil signs tokens with: PKCS#8 DER, opaque to this crate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningKey {
+    pub kid: String,
+    pub pkcs8: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct Control {
+    pool: SqlitePool,
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workspaces (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants (id), name TEXT NOT NULL,
+    created_at TEXT NOT NULL, UNIQUE (tenant_id, name));
+CREATE TABLE IF NOT EXISTS apps (
+    client_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants (id), name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL, secret_expires_at TEXT, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS role_assignments (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id), principal TEXT NOT NULL, role TEXT NOT NULL,
+    scope TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, principal, role, scope));
+CREATE TABLE IF NOT EXISTS tables (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id), name TEXT NOT NULL, columns TEXT NOT NULL,
+    retention_days INTEGER, created_at TEXT NOT NULL, PRIMARY KEY (workspace_id, name));
+CREATE TABLE IF NOT EXISTS dcrs (
+    immutable_id TEXT PRIMARY KEY, workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    name TEXT NOT NULL, definition TEXT NOT NULL, created_at TEXT NOT NULL, UNIQUE (workspace_id, name));
+CREATE TABLE IF NOT EXISTS signing_keys (kid TEXT PRIMARY KEY, pkcs8 BLOB NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS external_issuers (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id), issuer TEXT NOT NULL, jwks_uri TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, issuer));
+"#;
+
+fn now_text() -> String {
+    Utc::now().to_rfc3339()
+}
+
+impl Control {
+    /// Opens (creating if needed) the control database of a data dir.
+    pub async fn open(data_dir: &Path) -> Result<Control> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| ControlError::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join("control.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Control { pool })
+    }
+
+    /// A number that changes whenever anything here changes, in this process or another.
+    pub async fn generation(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT value FROM meta WHERE key = 'generation'").fetch_one(&self.pool).await?.get(0))
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'generation'").execute(&mut *tx).await?;
+        Ok(tx)
+    }
+
+    /// On the first start, creates the `default` tenant and workspace and an owner application,
+    /// and returns them; afterwards, `None`.
+    pub async fn bootstrap(&self) -> Result<Option<Bootstrap>> {
+        if !self.tenants().await?.is_empty() {
+            return Ok(None);
+        }
+        let tenant = self.create_tenant("default").await?;
+        let workspace = self.create_workspace(&tenant.id, "default").await?;
+        let owner =
+            self.create_app(&tenant.id, "owner", &[(Role::Owner, Scope::Tenant(tenant.id.clone()))], None).await?;
+        Ok(Some(Bootstrap { tenant, workspace, owner }))
+    }
+
+    pub async fn create_tenant(&self, name: &str) -> Result<Tenant> {
+        validate_name("tenant", name)?;
+        let tenant = Tenant { id: uuid::Uuid::new_v4().to_string(), name: name.to_string() };
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&tenant.id)
+            .bind(&tenant.name)
+            .bind(now_text())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(tenant)
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        let rows = sqlx::query("SELECT id, name FROM tenants ORDER BY created_at, name").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| Tenant { id: r.get(0), name: r.get(1) }).collect())
+    }
+
+    /// A tenant by id or by name.
+    pub async fn tenant(&self, id_or_name: &str) -> Result<Tenant> {
+        sqlx::query("SELECT id, name FROM tenants WHERE id = ?1 OR name = ?1")
+            .bind(id_or_name)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Tenant { id: r.get(0), name: r.get(1) })
+            .ok_or_else(|| ControlError::NotFound(format!("no tenant '{id_or_name}'")))
+    }
+
+    /// The tenant the CLI acts on when none is named: the only one, or the first one created.
+    pub async fn default_tenant(&self) -> Result<Tenant> {
+        self.tenants().await?.into_iter().next().ok_or_else(|| {
+            ControlError::NotFound("there is no tenant yet; start `vigil serve` once to create the default one".into())
+        })
+    }
+
+    pub async fn create_workspace(&self, tenant_id: &str, name: &str) -> Result<Workspace> {
+        validate_name("workspace", name)?;
+        let workspace = Workspace {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            tenant_id: tenant_id.to_string(),
+        };
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO workspaces (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&workspace.id)
+            .bind(&workspace.tenant_id)
+            .bind(&workspace.name)
+            .bind(now_text())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(workspace)
+    }
+
+    /// Workspaces of one tenant, or of all.
+    pub async fn workspaces(&self, tenant_id: Option<&str>) -> Result<Vec<Workspace>> {
+        let rows = sqlx::query(
+            "SELECT id, name, tenant_id FROM workspaces WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY created_at, name",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| Workspace { id: r.get(0), name: r.get(1), tenant_id: r.get(2) }).collect())
+    }
+
+    /// A workspace by id, or by name within a tenant.
+    pub async fn workspace(&self, tenant_id: Option<&str>, id_or_name: &str) -> Result<Workspace> {
+        sqlx::query(
+            "SELECT id, name, tenant_id FROM workspaces WHERE (id = ?1 OR name = ?1) AND (?2 IS NULL OR tenant_id = ?2)
+             ORDER BY id = ?1 DESC LIMIT 1",
+        )
+        .bind(id_or_name)
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| Workspace { id: r.get(0), name: r.get(1), tenant_id: r.get(2) })
+        .ok_or_else(|| ControlError::NotFound(format!("no workspace '{id_or_name}'")))
+    }
+
+    /// Registers an application with a new secret and the given role assignments.
+    pub async fn create_app(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        roles: &[(Role, Scope)],
+        secret_expires_at: Option<DateTime<Utc>>,
+    ) -> Result<NewApp> {
+        validate_name("application", name)?;
+        let client_id = uuid::Uuid::new_v4().to_string();
+        let client_secret = secrets::generate_secret();
+        let hash = secrets::hash_secret(&client_secret).map_err(ControlError::Storage)?;
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO apps (client_id, tenant_id, name, secret_hash, secret_expires_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&client_id)
+        .bind(tenant_id)
+        .bind(name)
+        .bind(&hash)
+        .bind(secret_expires_at.map(|t| t.to_rfc3339()))
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await?;
+        for (role, scope) in roles {
+            insert_role(&mut tx, tenant_id, &client_id, *role, scope).await?;
+        }
+        tx.commit().await?;
+        Ok(NewApp { tenant_id: tenant_id.to_string(), client_id, client_secret })
+    }
+
+    pub async fn apps(&self, tenant_id: &str) -> Result<Vec<App>> {
+        let rows = sqlx::query(
+            "SELECT client_id, tenant_id, name, secret_expires_at FROM apps WHERE tenant_id = ? ORDER BY created_at",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(app_of_row).collect())
+    }
+
+    /// Checks a client's credentials. The error never says which part was wrong beyond what
+    /// Entra ID says (unknown client, bad or expired secret), and a wrong secret costs the same
+    /// Argon2 time as a right one.
+    pub async fn authenticate_app(&self, tenant_id: &str, client_id: &str, secret: &str) -> Result<App, AppAuthError> {
+        let row = sqlx::query(
+            "SELECT client_id, tenant_id, name, secret_expires_at, secret_hash FROM apps
+             WHERE client_id = ? AND tenant_id = ?",
+        )
+        .bind(client_id)
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| AppAuthError::Storage(e.to_string()))?;
+        let Some(row) = row else {
+            return Err(AppAuthError::UnknownClient);
+        };
+        let hash: String = row.get(4);
+        let secret = secret.to_string();
+        let matches = tokio::task::spawn_blocking(move || secrets::verify_secret(&secret, &hash))
+            .await
+            .map_err(|e| AppAuthError::Storage(e.to_string()))?;
+        if !matches {
+            return Err(AppAuthError::InvalidSecret);
+        }
+        let app = app_of_row(&row);
+        if app.secret_expires_at.is_some_and(|expiry| expiry <= Utc::now()) {
+            return Err(AppAuthError::ExpiredSecret);
+        }
+        Ok(app)
+    }
+
+    /// Gives an application a new secret; the old one stops working at once.
+    pub async fn rotate_secret(&self, tenant_id: &str, client_id: &str) -> Result<NewApp> {
+        let client_secret = secrets::generate_secret();
+        let hash = secrets::hash_secret(&client_secret).map_err(ControlError::Storage)?;
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query("UPDATE apps SET secret_hash = ? WHERE client_id = ? AND tenant_id = ?")
+            .bind(&hash)
+            .bind(client_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if changed == 0 {
+            return Err(ControlError::NotFound(format!("no application '{client_id}'")));
+        }
+        tx.commit().await?;
+        Ok(NewApp { tenant_id: tenant_id.to_string(), client_id: client_id.to_string(), client_secret })
+    }
+
+    pub async fn assign_role(&self, tenant_id: &str, principal: &str, role: Role, scope: &Scope) -> Result<()> {
+        let mut tx = self.begin().await?;
+        insert_role(&mut tx, tenant_id, principal, role, scope).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn role_assignments(&self, tenant_id: &str, principal: Option<&str>) -> Result<Vec<RoleAssignment>> {
+        let rows = sqlx::query(
+            "SELECT principal, role, scope FROM role_assignments WHERE tenant_id = ?1 AND (?2 IS NULL OR principal = ?2)
+             ORDER BY principal, role, scope",
+        )
+        .bind(tenant_id)
+        .bind(principal)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| RoleAssignment { principal: r.get(0), role: r.get(1), scope: r.get(2) }).collect())
+    }
+
+    /// Whether a principal of a tenant holds `wanted` (or a role that grants it) on a workspace,
+    /// or on a DCR of it when `dcr` is given.
+    pub async fn has_role(
+        &self,
+        tenant_id: &str,
+        principal: &str,
+        wanted: Role,
+        workspace_id: &str,
+        dcr: Option<&str>,
+    ) -> Result<bool> {
+        let mut scopes =
+            vec![Scope::Tenant(tenant_id.to_string()).key(), Scope::Workspace(workspace_id.to_string()).key()];
+        if let Some(dcr) = dcr {
+            scopes.push(Scope::Dcr(dcr.to_string()).key());
+        }
+        let rows = sqlx::query("SELECT role, scope FROM role_assignments WHERE tenant_id = ? AND principal = ?")
+            .bind(tenant_id)
+            .bind(principal)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().any(|row| {
+            let scope: String = row.get(1);
+            let role: String = row.get(0);
+            scopes.contains(&scope) && Role::from_str(&role).is_ok_and(|held| held.grants(wanted))
+        }))
+    }
+
+    /// Reads a scope as users write it: `tenant`, `workspace/NAME-OR-ID`, `dcr/IMMUTABLE-ID-OR-NAME`.
+    pub async fn resolve_scope(&self, tenant_id: &str, text: &str) -> Result<Scope> {
+        let (kind, name) = text.split_once('/').unwrap_or((text, ""));
+        match (kind.to_ascii_lowercase().as_str(), name) {
+            ("tenant", "") => Ok(Scope::Tenant(tenant_id.to_string())),
+            ("workspace", name) if !name.is_empty() => {
+                Ok(Scope::Workspace(self.workspace(Some(tenant_id), name).await?.id))
+            }
+            ("dcr", name) if !name.is_empty() => {
+                let row = sqlx::query(
+                    "SELECT d.immutable_id FROM dcrs d JOIN workspaces w ON w.id = d.workspace_id
+                     WHERE w.tenant_id = ?1 AND (d.immutable_id = ?2 OR d.name = ?2) LIMIT 1",
+                )
+                .bind(tenant_id)
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+                row.map(|r| Scope::Dcr(r.get(0))).ok_or_else(|| ControlError::NotFound(format!("no DCR '{name}'")))
+            }
+            _ => Err(ControlError::Invalid(format!(
+                "unknown scope '{text}'; write tenant, workspace/NAME or dcr/IMMUTABLE-ID"
+            ))),
+        }
+    }
+
+    /// Creates or replaces a table from Azure's table JSON. Replacing may add columns only:
+    /// rows already stored keep their columns.
+    pub async fn put_table(&self, workspace_id: &str, json: &str) -> Result<TableDefinition> {
+        let schema = parse_table_json(json).map_err(ControlError::Invalid)?;
+        validate_name("table", &schema.name)?;
+        if !schema.columns.iter().any(|c| c.name == "TimeGenerated" && c.ty == KqlType::DateTime) {
+            return Err(ControlError::Invalid(format!(
+                "table '{}' has no TimeGenerated column of type datetime; every table needs one",
+                schema.name
+            )));
+        }
+        let retention_days = serde_json::from_str::<serde_json::Value>(json)
+            .ok()
+            .and_then(|j| j.pointer("/properties/retentionInDays").and_then(serde_json::Value::as_u64))
+            .map(|days| days.min(u64::from(u32::MAX)) as u32);
+        if let Some(existing) = self.table(workspace_id, &schema.name).await? {
+            for old in &existing.schema.columns {
+                match schema.columns.iter().find(|c| c.name == old.name) {
+                    Some(new) if new.ty == old.ty => {}
+                    Some(new) => {
+                        return Err(ControlError::Invalid(format!(
+                            "table '{}': column '{}' is {} and cannot become {}",
+                            schema.name,
+                            old.name,
+                            old.ty.name(),
+                            new.ty.name()
+                        )));
+                    }
+                    None => {
+                        return Err(ControlError::Invalid(format!(
+                            "table '{}': column '{}' cannot be removed",
+                            schema.name, old.name
+                        )));
+                    }
+                }
+            }
+        }
+        let columns = columns_json(&schema.columns);
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO tables (workspace_id, name, columns, retention_days, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (workspace_id, name) DO UPDATE SET columns = excluded.columns,
+                 retention_days = excluded.retention_days",
+        )
+        .bind(workspace_id)
+        .bind(&schema.name)
+        .bind(columns)
+        .bind(retention_days.map(i64::from))
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(TableDefinition { workspace_id: workspace_id.to_string(), schema, retention_days })
+    }
+
+    pub async fn tables(&self, workspace_id: Option<&str>) -> Result<Vec<TableDefinition>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, name, columns, retention_days FROM tables WHERE ?1 IS NULL OR workspace_id = ?1
+             ORDER BY workspace_id, name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(table_of_row).collect()
+    }
+
+    pub async fn table(&self, workspace_id: &str, name: &str) -> Result<Option<TableDefinition>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, name, columns, retention_days FROM tables WHERE workspace_id = ? AND name = ?",
+        )
+        .bind(workspace_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(table_of_row).transpose()
+    }
+
+    /// Creates a DCR in a workspace from Azure's JSON, after checking that each flow's table
+    /// exists and its transform binds against the stream's columns. Creating one with the name
+    /// of an existing DCR of the workspace replaces its definition and keeps its immutable id.
+    pub async fn put_dcr(&self, workspace_id: &str, json: &str) -> Result<Dcr> {
+        let definition = parse_dcr(json).map_err(ControlError::Invalid)?;
+        let workspace = self.workspace(None, workspace_id).await?;
+        let engine = vigil_kql::Engine::new();
+        for flow in &definition.flows {
+            if self.table(&workspace.id, &flow.table).await?.is_none() {
+                return Err(ControlError::Invalid(format!(
+                    "data flow of '{}': the output table '{}' does not exist in workspace '{}'; create it first",
+                    flow.stream, flow.table, workspace.name
+                )));
+            }
+            let mut catalog = vigil_kql::MemoryCatalog::new();
+            catalog
+                .add_batches("source", definition.streams[&flow.stream].clone(), vec![])
+                .map_err(|e| ControlError::Invalid(e.to_string()))?;
+            engine.check(&flow.transform, &catalog, false).map_err(|e| {
+                ControlError::Invalid(format!(
+                    "the transformKql of stream '{}' is not valid:\n{}",
+                    flow.stream,
+                    e.render(&flow.transform)
+                ))
+            })?;
+        }
+        let existing = sqlx::query("SELECT immutable_id FROM dcrs WHERE workspace_id = ? AND name = ?")
+            .bind(&workspace.id)
+            .bind(&definition.name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let immutable_id = existing
+            .map(|row| row.get::<String, _>(0))
+            .unwrap_or_else(|| format!("dcr-{}", uuid::Uuid::new_v4().simple()));
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO dcrs (immutable_id, workspace_id, name, definition, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (immutable_id) DO UPDATE SET definition = excluded.definition",
+        )
+        .bind(&immutable_id)
+        .bind(&workspace.id)
+        .bind(&definition.name)
+        .bind(json)
+        .bind(now_text())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Dcr { immutable_id, workspace_id: workspace.id, tenant_id: workspace.tenant_id, definition })
+    }
+
+    pub async fn dcr(&self, immutable_id: &str) -> Result<Option<Dcr>> {
+        let row = sqlx::query(
+            "SELECT d.immutable_id, d.workspace_id, w.tenant_id, d.definition FROM dcrs d
+             JOIN workspaces w ON w.id = d.workspace_id WHERE d.immutable_id = ?",
+        )
+        .bind(immutable_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(dcr_of_row).transpose()
+    }
+
+    pub async fn dcrs(&self, workspace_id: &str) -> Result<Vec<Dcr>> {
+        let rows = sqlx::query(
+            "SELECT d.immutable_id, d.workspace_id, w.tenant_id, d.definition FROM dcrs d
+             JOIN workspaces w ON w.id = d.workspace_id WHERE d.workspace_id = ? ORDER BY d.name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(dcr_of_row).collect()
+    }
+
+    /// The keys tokens are signed with, newest first.
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKey>> {
+        let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| SigningKey { kid: r.get(0), pkcs8: r.get(1) }).collect())
+    }
+
+    pub async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?, ?, ?)")
+            .bind(&key.kid)
+            .bind(&key.pkcs8)
+            .bind(now_text())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn add_external_issuer(&self, issuer: &ExternalIssuer) -> Result<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO external_issuers (tenant_id, issuer, jwks_uri) VALUES (?, ?, ?)
+             ON CONFLICT (tenant_id, issuer) DO UPDATE SET jwks_uri = excluded.jwks_uri",
+        )
+        .bind(&issuer.tenant_id)
+        .bind(&issuer.issuer)
+        .bind(&issuer.jwks_uri)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn external_issuers(&self) -> Result<Vec<ExternalIssuer>> {
+        let rows = sqlx::query("SELECT tenant_id, issuer, jwks_uri FROM external_issuers ORDER BY tenant_id, issuer")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| ExternalIssuer { tenant_id: r.get(0), issuer: r.get(1), jwks_uri: r.get(2) }).collect())
+    }
+}
+
+/// Why client credentials were refused.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AppAuthError {
+    UnknownClient,
+    InvalidSecret,
+    ExpiredSecret,
+    Storage(String),
+}
+
+async fn insert_role(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant_id: &str,
+    principal: &str,
+    role: Role,
+    scope: &Scope,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO role_assignments (tenant_id, principal, role, scope, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(tenant_id)
+    .bind(principal)
+    .bind(role.name())
+    .bind(scope.key())
+    .bind(now_text())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Names are shown in URLs and file paths: letters, digits, `_`, `-` and `.`, up to 100.
+fn validate_name(what: &str, name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 100
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.starts_with('.');
+    if valid {
+        Ok(())
+    } else {
+        Err(ControlError::Invalid(format!(
+            "invalid {what} name '{name}': use 1 to 100 letters, digits, '_', '-' or '.'"
+        )))
+    }
+}
+
+fn app_of_row(row: &sqlx::sqlite::SqliteRow) -> App {
+    let expires: Option<String> = row.get(3);
+    App {
+        client_id: row.get(0),
+        tenant_id: row.get(1),
+        name: row.get(2),
+        secret_expires_at: expires
+            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+            .map(|t| t.with_timezone(&Utc)),
+    }
+}
+
+fn columns_json(columns: &[KqlColumn]) -> String {
+    let columns: Vec<serde_json::Value> =
+        columns.iter().map(|c| serde_json::json!({"name": c.name, "type": c.ty.name()})).collect();
+    serde_json::Value::Array(columns).to_string()
+}
+
+fn table_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<TableDefinition> {
+    let name: String = row.get(1);
+    let columns_text: String = row.get(2);
+    let schema = parse_table_json(&format!(r#"{{"name":{},"columns":{columns_text}}}"#, serde_json::json!(name)))
+        .map_err(|e| ControlError::Storage(format!("stored table '{name}' is unreadable: {e}")))?;
+    let retention: Option<i64> = row.get(3);
+    Ok(TableDefinition {
+        workspace_id: row.get(0),
+        schema,
+        retention_days: retention.and_then(|d| u32::try_from(d).ok()),
+    })
+}
+
+fn dcr_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<Dcr> {
+    let immutable_id: String = row.get(0);
+    let text: String = row.get(3);
+    let definition = parse_dcr(&text)
+        .map_err(|e| ControlError::Storage(format!("stored DCR '{immutable_id}' is unreadable: {e}")))?;
+    Ok(Dcr { immutable_id, workspace_id: row.get(1), tenant_id: row.get(2), definition })
+}

@@ -1,0 +1,201 @@
+//! The server's configuration: embedded defaults, then a TOML file, then `VIGIL_*`
+//! environment variables, then command-line flags (applied by the caller).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// The origin clients reach the server at (`https://vigil.example.com`), used in issuer
+    /// URLs and the ingestion endpoint shown to users. When absent, each request's `Host`.
+    pub public_url: Option<String>,
+    pub tls: TlsMode,
+    /// Seconds a query may run.
+    pub query_timeout: Duration,
+    /// Memory one query may hold, in bytes.
+    pub query_memory: usize,
+    /// Ingestion requests processed at once; more are refused with 429.
+    pub max_concurrent_ingest: usize,
+    pub flush_interval: Duration,
+    pub segments_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TlsMode {
+    /// A certificate generated into the data dir on first start.
+    SelfSigned,
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// Plain HTTP, only when asked for.
+    Disabled,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            data_dir: PathBuf::from("vigil-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            public_url: None,
+            tls: TlsMode::SelfSigned,
+            query_timeout: Duration::from_secs(120),
+            query_memory: 4 << 30,
+            max_concurrent_ingest: 64,
+            flush_interval: Duration::from_secs(30),
+            segments_url: None,
+        }
+    }
+}
+
+/// The file's shape; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<PathBuf>,
+    listen: Option<String>,
+    public_url: Option<String>,
+    tls: Option<TlsFile>,
+    query: Option<QueryFile>,
+    ingest: Option<IngestFile>,
+    storage: Option<StorageFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    mode: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryFile {
+    timeout_seconds: Option<u64>,
+    memory_mb: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IngestFile {
+    max_concurrent_requests: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageFile {
+    flush_interval_seconds: Option<u64>,
+    segments_url: Option<String>,
+}
+
+impl ServerConfig {
+    /// Defaults, overridden by `file` when given, then by the environment.
+    pub fn load(file: Option<&Path>) -> Result<ServerConfig, String> {
+        let mut config = ServerConfig::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            config.apply_file(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, text: &str) -> Result<(), String> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        if let Some(dir) = file.data_dir {
+            self.data_dir = dir;
+        }
+        if let Some(listen) = file.listen {
+            self.listen = parse_listen(&listen)?;
+        }
+        if file.public_url.is_some() {
+            self.public_url = file.public_url;
+        }
+        if let Some(tls) = file.tls {
+            self.tls = match (tls.mode.as_deref(), tls.cert, tls.key) {
+                (Some("none"), _, _) => TlsMode::Disabled,
+                (Some("self-signed") | None, None, None) => TlsMode::SelfSigned,
+                (Some("files") | None, Some(cert), Some(key)) => TlsMode::Files { cert, key },
+                (mode, _, _) => {
+                    return Err(format!(
+                        "[tls]: mode {mode:?} with these keys is not valid; use mode = \"self-signed\", mode = \"none\", or cert and key paths"
+                    ));
+                }
+            };
+        }
+        if let Some(query) = file.query {
+            if let Some(seconds) = query.timeout_seconds {
+                self.query_timeout = Duration::from_secs(seconds);
+            }
+            if let Some(mb) = query.memory_mb {
+                self.query_memory = mb << 20;
+            }
+        }
+        if let Some(limit) = file.ingest.and_then(|i| i.max_concurrent_requests) {
+            self.max_concurrent_ingest = limit.max(1);
+        }
+        if let Some(storage) = file.storage {
+            if let Some(seconds) = storage.flush_interval_seconds {
+                self.flush_interval = Duration::from_secs(seconds.max(1));
+            }
+            if storage.segments_url.is_some() {
+                self.segments_url = storage.segments_url;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(dir) = var("VIGIL_DATA_DIR") {
+            self.data_dir = PathBuf::from(dir);
+        }
+        if let Some(listen) = var("VIGIL_LISTEN") {
+            self.listen = parse_listen(&listen).map_err(|e| format!("VIGIL_LISTEN: {e}"))?;
+        }
+        if let Some(url) = var("VIGIL_PUBLIC_URL") {
+            self.public_url = Some(url);
+        }
+        if let Some(url) = var("VIGIL_SEGMENTS_URL") {
+            self.segments_url = Some(url);
+        }
+        Ok(())
+    }
+}
+
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    text.parse().map_err(|_| format!("'{text}' is not an address such as 127.0.0.1:8443 or [::]:443"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let mut config = ServerConfig::default();
+        config
+            .apply_file(
+                "listen = \"0.0.0.0:9000\"\n[tls]\nmode = \"none\"\n[query]\ntimeout_seconds = 5\n[storage]\nflush_interval_seconds = 2",
+            )
+            .unwrap();
+        assert_eq!(config.listen, parse_listen("0.0.0.0:9000").unwrap());
+        assert_eq!(config.tls, TlsMode::Disabled);
+        assert_eq!(config.query_timeout, Duration::from_secs(5));
+        config.apply_env(|name| (name == "VIGIL_LISTEN").then(|| "127.0.0.1:7000".to_string())).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let mut config = ServerConfig::default();
+        assert!(config.apply_file("lisen = \"x\"").unwrap_err().contains("unknown field `lisen`"));
+        assert!(config.apply_file("listen = \"localhost\"").unwrap_err().contains("not an address"));
+        assert!(config.apply_file("[tls]\ncert = \"a.pem\"").unwrap_err().contains("[tls]"));
+    }
+}

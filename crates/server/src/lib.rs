@@ -1,0 +1,196 @@
+//! `vigil serve`: one process that issues tokens, receives logs through the Logs Ingestion
+//! API, stores them durably, and answers KQL over the Log Analytics query API.
+//!
+//! Handlers are thin: they authenticate ([`state::AppState::authenticate`]), authorise against
+//! the control plane, and call the store and the engine. Every API family answers errors in
+//! its own wire shape ([`error`]).
+
+pub mod admin;
+pub mod config;
+pub mod error;
+pub mod ingestion;
+pub mod metrics;
+pub mod oauth;
+pub mod query;
+pub mod records;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use vigil_control::{Bootstrap, Control};
+use vigil_store::{Store, StoreConfig};
+
+use crate::config::{ServerConfig, TlsMode};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::state::AppState;
+use crate::tokens::{MANAGEMENT_AUDIENCE, TokenService};
+
+pub use config::parse_listen;
+
+/// Opens the data dir: the control database (bootstrapping it on first start), the store
+/// (replaying its write-ahead log), and the token keys.
+pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstrap>), String> {
+    let control = Control::open(&config.data_dir).await.map_err(|e| e.to_string())?;
+    let bootstrap = control.bootstrap().await.map_err(|e| e.to_string())?;
+    let store_config = StoreConfig {
+        data_dir: config.data_dir.clone(),
+        segments_url: config.segments_url.clone(),
+        flush_interval: config.flush_interval,
+        ..StoreConfig::default()
+    };
+    let store = Store::open(store_config).await.map_err(|e| format!("cannot open the store: {e}"))?;
+    let tokens = TokenService::load(&control).await?;
+    let metrics = Metrics::new(&store);
+    let state = Arc::new(AppState::new(config, control, store, tokens, metrics));
+    state.refresh().await.map_err(|e| e.message)?;
+    Ok((state, bootstrap))
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", get(oauth::openid_configuration))
+        .route("/{tenant}/discovery/v2.0/keys", get(oauth::keys))
+        .route("/{tenant}/oauth2/v2.0/token", post(oauth::token))
+        .route("/{tenant}/oauth2/token", post(oauth::token))
+        .route("/dataCollectionRules/{dcr}/streams/{stream}", post(ingestion::ingest))
+        .route("/v1/workspaces/{workspace}/query", post(query::query))
+        .route("/api/workspaces", get(admin::list_workspaces).post(admin::create_workspace))
+        .route("/api/apps", post(admin::create_app))
+        .route("/api/workspaces/{workspace}/tables", get(admin::list_tables))
+        .route("/api/workspaces/{workspace}/tables/{name}", put(admin::put_table))
+        .route("/api/workspaces/{workspace}/dcrs", get(admin::list_dcrs))
+        .route("/api/workspaces/{workspace}/dcrs/{name}", put(admin::put_dcr))
+        .fallback(|| async { ApiError::not_found("NotFound", "There is no such API.") })
+        .layer(axum::middleware::map_request(host_from_authority))
+        .with_state(state)
+}
+
+/// HTTP/2 requests carry the host in the `:authority` pseudo-header, not in `Host`; issuer and
+/// audience checks read `Host`, so it is filled in from the URI.
+async fn host_from_authority(mut request: axum::extract::Request) -> axum::extract::Request {
+    if !request.headers().contains_key(header::HOST)
+        && let Some(value) = request.uri().authority().and_then(|a| header::HeaderValue::from_str(a.as_str()).ok())
+    {
+        request.headers_mut().insert(header::HOST, value);
+    }
+    request
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.control.generation().await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")).into_response(),
+    }
+}
+
+/// Prometheus metrics, for an Owner of a tenant (Prometheus can fetch a token itself with its
+/// `oauth2` client-credentials settings).
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let assignments = state.control.role_assignments(&principal.tenant_id, Some(&principal.id)).await?;
+    if !assignments.iter().any(|a| a.role == vigil_control::Role::Owner.name()) {
+        return Err(ApiError::forbidden("Metrics are for an Owner."));
+    }
+    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
+        .into_response())
+}
+
+/// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets those in flight
+/// finish, and closes the store (which flushes it).
+pub async fn serve(config: ServerConfig) -> Result<(), String> {
+    let (state, bootstrap) = open(config.clone()).await?;
+    if let Some(bootstrap) = bootstrap {
+        announce_bootstrap(&config, &bootstrap)?;
+    }
+    let app = router(state.clone());
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
+    });
+    let announce = handle.clone();
+    let scheme = if config.tls == TlsMode::Disabled { "http" } else { "https" };
+    tokio::spawn(async move {
+        if let Some(address) = announce.listening().await {
+            // Tests and scripts read this line to learn the port when listening on port 0.
+            println!("Vigil listening on {scheme}://{address}");
+            tracing::info!(%address, scheme, "listening");
+        }
+    });
+    let served = match &config.tls {
+        TlsMode::Disabled => {
+            tracing::warn!("serving plain HTTP: tokens and records cross the network unencrypted");
+            axum_server::bind(config.listen).handle(handle).serve(app.into_make_service()).await
+        }
+        mode => {
+            let (cert, key) = match mode {
+                TlsMode::Files { cert, key } => (cert.clone(), key.clone()),
+                _ => tls::self_signed(&config.data_dir)?,
+            };
+            let tls = tls::rustls_config(&cert, &key).await?;
+            axum_server::bind_rustls(config.listen, tls).handle(handle).serve(app.into_make_service()).await
+        }
+    };
+    let closed = state.store.close().await;
+    served.map_err(|e| format!("cannot serve on {}: {e}", config.listen))?;
+    closed.map_err(|e| format!("the store did not close cleanly: {e}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Tells the user how to log in on the first start. The secret goes to a file only the user
+/// can read, never to the log.
+fn announce_bootstrap(config: &ServerConfig, bootstrap: &Bootstrap) -> Result<(), String> {
+    let path = config.data_dir.join("owner-credential.json");
+    let text = serde_json::to_string_pretty(&bootstrap.owner).map_err(|e| e.to_string())?;
+    tls::write_secret_file(&path, text.as_bytes())?;
+    eprintln!(
+        "First start: created tenant '{}' ({}) with workspace '{}' ({}).\n\
+         The owner application's client id is {}; its secret is in {} (readable only by you).\n\
+         Get a token with the client-credentials grant at /{}/oauth2/v2.0/token.",
+        bootstrap.tenant.name,
+        bootstrap.tenant.id,
+        bootstrap.workspace.name,
+        bootstrap.workspace.id,
+        bootstrap.owner.client_id,
+        path.display(),
+        bootstrap.tenant.id
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => {
+                let _ = interrupt.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

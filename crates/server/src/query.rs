@@ -1,0 +1,290 @@
+//! `POST /v1/workspaces/{workspaceId}/query`: the Log Analytics query API, so that
+//! `azure-monitor-query` and other Log Analytics clients work against Vigil.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::TableProvider;
+use datafusion::common::ScalarValue;
+use datafusion::common::TableReference;
+use datafusion::datasource::provider_as_source;
+use datafusion::datasource::view::ViewTable;
+use datafusion::logical_expr::{LogicalPlanBuilder, ident, lit};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use vigil_control::Role;
+use vigil_kql::{Catalog, QueryError, RunOptions, Table};
+use vigil_kql_syntax::diagnostic::LineCol;
+use vigil_kql_syntax::literal::parse_datetime;
+
+use crate::error::ApiError;
+use crate::metrics::StatusLabel;
+use crate::state::AppState;
+use crate::tokens::LOG_ANALYTICS_AUDIENCE;
+
+#[derive(Debug, Deserialize)]
+pub struct QueryBody {
+    query: Option<String>,
+    timespan: Option<String>,
+}
+
+pub async fn query(
+    State(state): State<Arc<AppState>>,
+    Path(workspace_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let started = Instant::now();
+    let response = match run(&state, &workspace_id, &headers, &body).await {
+        Ok(result) => axum::Json(result).into_response(),
+        Err(error) => error.into_response(),
+    };
+    state.metrics.queries.get_or_create(&StatusLabel { status: response.status().as_u16() }).inc();
+    state.metrics.query_seconds.observe(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn run(state: &AppState, workspace_id: &str, headers: &HeaderMap, body: &[u8]) -> Result<Json, ApiError> {
+    let principal =
+        state.authenticate(headers, &[LOG_ANALYTICS_AUDIENCE, "https://api.loganalytics.azure.com"], true).await?;
+    // The caller's own tenant first, so that names (which repeat across tenants) resolve there.
+    let workspace = match state.control.workspace(Some(&principal.tenant_id), workspace_id).await {
+        Ok(workspace) => workspace,
+        Err(_) => state.control.workspace(None, workspace_id).await.map_err(|_| {
+            ApiError::not_found("WorkspaceNotFoundError", format!("The workspace '{workspace_id}' could not be found."))
+        })?,
+    };
+    if !state.allowed(&principal, Role::Reader, &workspace.tenant_id, &workspace.id, None).await? {
+        return Err(ApiError::forbidden(format!(
+            "The caller has no Reader role on workspace '{workspace_id}'."
+        ))
+        .with_inner(json!({"code": "InsufficientAccessError", "message": "The provided credentials have insufficient access to perform the requested operation"})));
+    }
+    let body: QueryBody = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("BadArgumentError", format!("The request body is not a valid query request: {e}"))
+    })?;
+    let Some(text) = body.query.filter(|q| !q.trim().is_empty()) else {
+        return Err(ApiError::bad_request("BadArgumentError", "The request body has no \"query\"."));
+    };
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let range = match body.timespan.as_deref() {
+        Some(span) if !span.trim().is_empty() => Some(parse_timespan(span, now).map_err(|m| {
+            ApiError::bad_request("BadArgumentError", format!("The timespan '{span}' is not valid: {m}"))
+        })?),
+        _ => None,
+    };
+    let catalog: Arc<dyn Catalog> = match range {
+        Some((start, end)) => Arc::new(TimeRangeCatalog { inner: state.store.catalog(&workspace.id), start, end }),
+        None => state.store.catalog(&workspace.id),
+    };
+    let engine = state.query_engine()?;
+    let options = RunOptions { now: Some(now), principal: Some(principal.id.clone()), ..RunOptions::default() };
+    let outcome = tokio::time::timeout(state.config.query_timeout, engine.run(&text, catalog, options)).await;
+    match outcome {
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "GatewayTimeout",
+            format!("The query ran longer than the limit of {} seconds.", state.config.query_timeout.as_secs()),
+        )),
+        Ok(Err(error)) => Err(query_error(&error, &text)),
+        Ok(Ok(result)) => Ok(result.to_json()),
+    }
+}
+
+/// A query failure in Log Analytics' shape: a general message, and the diagnostic with its
+/// position in the inner error.
+fn query_error(error: &QueryError, text: &str) -> ApiError {
+    match error {
+        QueryError::Invalid(diagnostics) => {
+            let first = diagnostics.first();
+            let position = LineCol::of(text, first.map(|d| d.span.start as usize).unwrap_or(0));
+            let code =
+                if first.is_some_and(|d| d.code.as_str().starts_with("KS")) { "SyntaxError" } else { "SemanticError" };
+            ApiError::bad_request("BadArgumentError", "The request had some invalid properties").with_inner(json!({
+                "code": code,
+                "message": error.render(text),
+                "line": position.line,
+                "pos": position.column,
+                "diagnostics": diagnostics.iter().map(|d| json!({"code": d.code.as_str(), "message": d.message})).collect::<Vec<_>>(),
+            }))
+        }
+        other => ApiError::bad_request("BadArgumentError", "The query failed").with_inner(json!({
+            "code": "QueryExecutionError",
+            "message": other.render(text),
+        })),
+    }
+}
+
+/// Parses the API's `timespan`: an ISO 8601 duration ending now (`PT3600.0S`, `P1D`), or an
+/// interval (`start/end`, `start/duration`, `duration/end`). Returns `[start, end)` in
+/// nanoseconds.
+pub fn parse_timespan(text: &str, now: i64) -> Result<(i64, i64), String> {
+    let text = text.trim();
+    let (start, end) = match text.split_once('/') {
+        None => {
+            let duration = parse_duration(text)?;
+            (now - duration, now)
+        }
+        Some((first, second)) => match (first.starts_with('P'), second.starts_with('P')) {
+            (false, false) => (parse_instant(first)?, parse_instant(second)?),
+            (false, true) => {
+                let start = parse_instant(first)?;
+                (start, start + parse_duration(second)?)
+            }
+            (true, false) => {
+                let end = parse_instant(second)?;
+                (end - parse_duration(first)?, end)
+            }
+            (true, true) => return Err("an interval needs at least one instant".into()),
+        },
+    };
+    if end < start {
+        return Err("it ends before it starts".into());
+    }
+    Ok((start, end))
+}
+
+fn parse_instant(text: &str) -> Result<i64, String> {
+    parse_datetime(text).ok_or_else(|| format!("'{text}' is not an ISO 8601 date and time"))
+}
+
+/// ISO 8601 durations: `P[nY][nM][nW][nD][T[nH][nM][n.nS]]`, years as 365 days and months as
+/// 30, as .NET's `XmlConvert` reads them.
+fn parse_duration(text: &str) -> Result<i64, String> {
+    let invalid = || format!("'{text}' is not an ISO 8601 duration such as PT1H or P7D");
+    let rest = text.strip_prefix('P').ok_or_else(invalid)?;
+    let (date, time) = match rest.split_once('T') {
+        Some((date, time)) if !time.is_empty() => (date, Some(time)),
+        Some(_) => return Err(invalid()),
+        None => (rest, None),
+    };
+    const SECOND: f64 = 1e9;
+    let mut total = 0f64;
+    let mut any = false;
+    for (part, units) in [
+        (date, &[('Y', 365.0 * 86400.0), ('M', 30.0 * 86400.0), ('W', 7.0 * 86400.0), ('D', 86400.0)][..]),
+        (time.unwrap_or(""), &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..]),
+    ] {
+        let mut number = String::new();
+        let mut unit_index = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() || c == '.' || c == ',' {
+                number.push(if c == ',' { '.' } else { c });
+                continue;
+            }
+            let position = units[unit_index..].iter().position(|(u, _)| *u == c).ok_or_else(invalid)?;
+            let value: f64 = number.parse().map_err(|_| invalid())?;
+            total += value * units[unit_index + position].1 * SECOND;
+            unit_index += position + 1;
+            number.clear();
+            any = true;
+        }
+        if !number.is_empty() {
+            return Err(invalid());
+        }
+    }
+    if !any || total > 1e19 {
+        return Err(invalid());
+    }
+    Ok(total as i64)
+}
+
+/// The workspace's tables seen through the request's time range: each table with a
+/// `TimeGenerated` column reads only the rows in `[start, end]`, and the filter reaches the
+/// store's scan so that it prunes segments.
+struct TimeRangeCatalog {
+    inner: Arc<dyn Catalog>,
+    start: i64,
+    end: i64,
+}
+
+impl Catalog for TimeRangeCatalog {
+    fn table(&self, name: &str) -> Option<Table> {
+        let table = self.inner.table(name)?;
+        let schema = table.provider.schema();
+        let Ok(field) = schema.field_with_name("TimeGenerated") else {
+            return Some(table);
+        };
+        let DataType::Timestamp(_, zone) = field.data_type() else {
+            return Some(table);
+        };
+        let bound = |ns: i64| lit(ScalarValue::TimestampNanosecond(Some(ns), zone.clone()));
+        let filter = ident("TimeGenerated").gt_eq(bound(self.start)).and(ident("TimeGenerated").lt_eq(bound(self.end)));
+        let plan =
+            LogicalPlanBuilder::scan(TableReference::bare(name), provider_as_source(table.provider.clone()), None)
+                .and_then(|builder| builder.filter(filter))
+                .and_then(|builder| builder.build());
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(error) => {
+                tracing::error!(table = name, %error, "cannot apply the request's time range");
+                return None;
+            }
+        };
+        let provider: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
+        Some(Table { provider, ..table })
+    }
+
+    fn table_names(&self) -> Vec<String> {
+        self.inner.table_names()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000_000_000;
+    const HOUR: i64 = 3_600_000_000_000;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_time_range_filters_tables_with_time_generated() {
+        let columns = vec![
+            vigil_kql_functions::KqlColumn::new("TimeGenerated", vigil_kql_functions::KqlType::DateTime),
+            vigil_kql_functions::KqlColumn::new("n", vigil_kql_functions::KqlType::Long),
+        ];
+        let batch = crate::records::records_to_batch(
+            &columns,
+            &[
+                json!({"TimeGenerated": "2023-11-14T21:00:00Z", "n": 1}),
+                json!({"TimeGenerated": "2023-11-14T22:13:00Z", "n": 2}),
+            ],
+        )
+        .unwrap();
+        let mut inner = vigil_kql::MemoryCatalog::new();
+        inner.add_batches("T", columns, vec![batch]).unwrap();
+        let catalog = TimeRangeCatalog { inner: Arc::new(inner), start: NOW - HOUR, end: NOW };
+        let result =
+            vigil_kql::Engine::new().run("T | project n", Arc::new(catalog), RunOptions::default()).await.unwrap();
+        assert_eq!(result.to_json()["tables"][0]["rows"], json!([[2]]));
+    }
+
+    #[test]
+    fn durations_end_now() {
+        assert_eq!(parse_timespan("PT3600.0S", NOW), Ok((NOW - HOUR, NOW)));
+        assert_eq!(parse_timespan("P1D", NOW), Ok((NOW - 24 * HOUR, NOW)));
+        assert_eq!(parse_timespan("P1DT2H30M", NOW), Ok((NOW - 26 * HOUR - HOUR / 2, NOW)));
+        assert_eq!(parse_timespan("PT0.5S", NOW), Ok((NOW - 500_000_000, NOW)));
+    }
+
+    #[test]
+    fn intervals_have_instants_and_durations() {
+        let start = 1_704_067_200_000_000_000; // 2024-01-01T00:00:00Z
+        assert_eq!(parse_timespan("2024-01-01T00:00:00Z/2024-01-01T01:00:00Z", NOW), Ok((start, start + HOUR)));
+        assert_eq!(parse_timespan("2024-01-01T00:00:00Z/PT1H", NOW), Ok((start, start + HOUR)));
+        assert_eq!(parse_timespan("PT1H/2024-01-01T01:00:00Z", NOW), Ok((start, start + HOUR)));
+    }
+
+    #[test]
+    fn bad_timespans_say_why() {
+        assert!(parse_timespan("1h", NOW).unwrap_err().contains("ISO 8601 duration"));
+        assert!(parse_timespan("PT", NOW).is_err());
+        assert!(parse_timespan("P1H", NOW).is_err(), "hours belong after T");
+        assert!(parse_timespan("PT1H/PT2H", NOW).unwrap_err().contains("instant"));
+        assert!(parse_timespan("2024-01-02T00:00:00Z/2024-01-01T00:00:00Z", NOW).unwrap_err().contains("ends before"));
+    }
+}

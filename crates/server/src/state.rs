@@ -1,0 +1,187 @@
+//! What every request handler shares: the control plane, the store, the query engine, the
+//! token service, metrics, and caches of control-plane state keyed by its generation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use tokio::sync::{Mutex, Semaphore};
+use vigil_control::{Control, Dcr, ExternalIssuer, Role};
+use vigil_kql::Engine;
+use vigil_store::Store;
+
+use crate::config::{ServerConfig, TlsMode};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::tokens::{Principal, TokenService};
+
+pub struct AppState {
+    pub config: ServerConfig,
+    pub control: Control,
+    pub store: Arc<Store>,
+    pub tokens: TokenService,
+    pub metrics: Metrics,
+    /// Ingestion requests in flight; when none is free the server sheds load with 429.
+    pub ingest_slots: Semaphore,
+    cache: Mutex<Cache>,
+}
+
+/// Control-plane state read on every request, reloaded when the control generation moves
+/// (another process, such as `vigil dcr create`, may change it at any time).
+#[derive(Default)]
+struct Cache {
+    generation: i64,
+    dcrs: HashMap<String, Option<Arc<Dcr>>>,
+    external_issuers: Arc<Vec<ExternalIssuer>>,
+    decisions: HashMap<(String, String, Role, String, Option<String>), bool>,
+}
+
+impl AppState {
+    pub fn new(
+        config: ServerConfig,
+        control: Control,
+        store: Arc<Store>,
+        tokens: TokenService,
+        metrics: Metrics,
+    ) -> Self {
+        let slots = config.max_concurrent_ingest;
+        AppState {
+            config,
+            control,
+            store,
+            tokens,
+            metrics,
+            ingest_slots: Semaphore::new(slots),
+            cache: Mutex::new(Cache { generation: -1, ..Cache::default() }),
+        }
+    }
+
+    /// A session for one query: the shared function library with this request's memory cap.
+    pub fn query_engine(&self) -> Result<Engine, ApiError> {
+        let engine = Engine::with_memory_limit(self.config.query_memory)
+            .map_err(|e| ApiError::internal(format!("cannot set up the query session: {e}")))?;
+        self.store.register_object_store(engine.session());
+        Ok(engine)
+    }
+
+    /// Brings the caches and the store's tables up to date with the control database.
+    pub async fn refresh(&self) -> Result<(), ApiError> {
+        let generation = self.control.generation().await?;
+        let mut cache = self.cache.lock().await;
+        if cache.generation == generation {
+            return Ok(());
+        }
+        for table in self.control.tables(None).await? {
+            self.store
+                .define_table(&table.workspace_id, &table.schema.name, &table.schema.columns, table.retention_days)
+                .await?;
+        }
+        *cache = Cache {
+            generation,
+            external_issuers: Arc::new(self.control.external_issuers().await?),
+            ..Cache::default()
+        };
+        Ok(())
+    }
+
+    pub async fn dcr(&self, immutable_id: &str) -> Result<Option<Arc<Dcr>>, ApiError> {
+        self.refresh().await?;
+        if let Some(found) = self.cache.lock().await.dcrs.get(immutable_id) {
+            return Ok(found.clone());
+        }
+        let found = self.control.dcr(immutable_id).await?.map(Arc::new);
+        self.cache.lock().await.dcrs.insert(immutable_id.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// Whether a principal holds `role` on a workspace (and DCR); refuses principals of
+    /// another tenant outright.
+    pub async fn allowed(
+        &self,
+        principal: &Principal,
+        role: Role,
+        tenant_id: &str,
+        workspace_id: &str,
+        dcr: Option<&str>,
+    ) -> Result<bool, ApiError> {
+        if principal.tenant_id != tenant_id {
+            return Ok(false);
+        }
+        self.refresh().await?;
+        let key = (
+            principal.tenant_id.clone(),
+            principal.id.clone(),
+            role,
+            workspace_id.to_string(),
+            dcr.map(str::to_string),
+        );
+        if let Some(decision) = self.cache.lock().await.decisions.get(&key) {
+            return Ok(*decision);
+        }
+        let decision = self.control.has_role(tenant_id, &principal.id, role, workspace_id, dcr).await?;
+        self.cache.lock().await.decisions.insert(key, decision);
+        Ok(decision)
+    }
+
+    /// The origins this request may have used to reach the server: the configured public URL
+    /// and the request's own `Host`. Tokens are issued for, and accepted from, these.
+    pub fn origins(&self, headers: &HeaderMap) -> Vec<String> {
+        let mut origins = Vec::new();
+        if let Some(url) = &self.config.public_url {
+            origins.push(url.trim_end_matches('/').to_string());
+        }
+        if let Some(host) = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
+            let scheme = if self.config.tls == TlsMode::Disabled { "http" } else { "https" };
+            let origin = format!("{scheme}://{host}");
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        origins
+    }
+
+    /// The origin to show in URLs (issuer, endpoints): the public URL, else the request's.
+    pub fn origin(&self, headers: &HeaderMap) -> String {
+        self.origins(headers).into_iter().next().unwrap_or_else(|| format!("https://{}", self.config.listen))
+    }
+
+    /// Validates the request's bearer token for one of `audiences` (plus this server's own
+    /// origins when `own_origin` is set).
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        audiences: &[&str],
+        own_origin: bool,
+    ) -> Result<Principal, ApiError> {
+        let token = bearer_token(headers)?;
+        self.refresh().await?;
+        let external = self.cache.lock().await.external_issuers.clone();
+        let origins = self.origins(headers);
+        let mut accepted: Vec<String> = audiences.iter().map(|a| a.to_string()).collect();
+        for audience in audiences {
+            accepted.push(format!("{audience}/"));
+        }
+        if own_origin {
+            for origin in &origins {
+                accepted.push(origin.clone());
+                accepted.push(format!("{origin}/"));
+            }
+        }
+        self.tokens
+            .validate(token, &origins, &accepted, &external)
+            .await
+            .map_err(|rejection| ApiError::unauthorized(rejection.0))
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("the request has no Authorization header with a bearer token"))?
+        .to_str()
+        .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => Ok(token.trim()),
+        _ => Err(ApiError::unauthorized("the Authorization header is not 'Bearer <token>'")),
+    }
+}

@@ -1,0 +1,372 @@
+//! The server's APIs over real HTTPS, with a real store and control database in a temporary
+//! data dir: tokens, the Logs Ingestion API's statuses and error bodies, the query API, and
+//! the security checks (missing, expired, forged, wrong-audience and wrong-tenant tokens;
+//! publishers and readers confined to their scope).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value as Json, json};
+use vigil_control::{Role, Scope};
+use vigil_server::config::{ServerConfig, TlsMode};
+use vigil_server::state::AppState;
+
+struct Server {
+    url: String,
+    client: reqwest::Client,
+    state: Arc<AppState>,
+    tenant: String,
+    workspace: String,
+    dcr: String,
+    other_dcr: String,
+    publisher: (String, String),
+    reader: (String, String),
+    _dir: tempfile::TempDir,
+}
+
+fn keeper_file(name: &str) -> String {
+    let dir = std::env::var("VIGIL_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"));
+    std::fs::read_to_string(dir.join("sentinel/keeper-security").join(name)).expect("the Keeper solution files")
+}
+
+const OTHER_TABLE: &str = r#"{"name":"Other_CL","properties":{"schema":{"name":"Other_CL","columns":[
+    {"name":"TimeGenerated","type":"datetime"},{"name":"Message","type":"string"}]}}}"#;
+const OTHER_DCR: &str = r#"{"name":"other","properties":{"streamDeclarations":{"Custom-Other":{"columns":[
+    {"name":"Message","type":"string"}]}},"dataFlows":[{"streams":["Custom-Other"],"outputStream":"Custom-Other_CL"}]}}"#;
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig {
+        data_dir: dir.path().to_path_buf(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: TlsMode::SelfSigned,
+        ..ServerConfig::default()
+    };
+    let (state, bootstrap) = vigil_server::open(config.clone()).await.unwrap();
+    let bootstrap = bootstrap.unwrap();
+    let control = &state.control;
+    let ws = bootstrap.workspace.id.clone();
+    control.put_table(&ws, &keeper_file("KepperSecurity_table.json")).await.unwrap();
+    control.put_table(&ws, OTHER_TABLE).await.unwrap();
+    let dcr = control.put_dcr(&ws, &keeper_file("KeeperSecurityEventLogs_DCR.json")).await.unwrap().immutable_id;
+    let other_dcr = control.put_dcr(&ws, OTHER_DCR).await.unwrap().immutable_id;
+    let tenant = bootstrap.tenant.id.clone();
+    let publisher = control
+        .create_app(&tenant, "keeper", &[(Role::MonitoringMetricsPublisher, Scope::Dcr(dcr.clone()))], None)
+        .await
+        .unwrap();
+    let reader =
+        control.create_app(&tenant, "analyst", &[(Role::Reader, Scope::Workspace(ws.clone()))], None).await.unwrap();
+
+    let (cert, key) = vigil_server::tls::self_signed(dir.path()).unwrap();
+    let tls = vigil_server::tls::rustls_config(&cert, &key).await.unwrap();
+    let handle = axum_server::Handle::new();
+    let app = vigil_server::router(state.clone());
+    let server_handle = handle.clone();
+    tokio::spawn(async move {
+        axum_server::bind_rustls(config.listen, tls)
+            .handle(server_handle)
+            .serve(app.into_make_service())
+            .await
+            .unwrap();
+    });
+    let address = handle.listening().await.unwrap();
+    let pem = std::fs::read(&cert).unwrap();
+    let client =
+        reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap();
+    Server {
+        url: format!("https://localhost:{}", address.port()),
+        client,
+        state,
+        tenant,
+        workspace: ws,
+        dcr,
+        other_dcr,
+        publisher: (publisher.client_id, publisher.client_secret),
+        reader: (reader.client_id, reader.client_secret),
+        _dir: dir,
+    }
+}
+
+impl Server {
+    async fn token(&self, tenant: &str, (id, secret): &(String, String), scope: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/{tenant}/oauth2/v2.0/token", self.url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id),
+                ("client_secret", secret),
+                ("scope", scope),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn access_token(&self, app: &(String, String), scope: &str) -> String {
+        let response = self.token(&self.tenant, app, scope).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Json = response.json().await.unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 3599);
+        body["access_token"].as_str().unwrap().to_string()
+    }
+
+    async fn ingest(
+        &self,
+        dcr: &str,
+        stream: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+        gzip: bool,
+    ) -> (StatusCode, Json) {
+        let mut request = self
+            .client
+            .post(format!("{}/dataCollectionRules/{dcr}/streams/{stream}?api-version=2023-01-01", self.url))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if gzip {
+            request = request.header("content-encoding", "gzip");
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Json::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    async fn query(&self, workspace: &str, token: &str, query: &str) -> (StatusCode, Json) {
+        let response = self
+            .client
+            .post(format!("{}/v1/workspaces/{workspace}/query", self.url))
+            .bearer_auth(token)
+            .json(&json!({"query": query, "timespan": "PT3600.0S", "workspaces": null}))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    async fn count(&self, table: &str) -> i64 {
+        let token = self.access_token(&self.reader, &format!("{}/.default", self.url)).await;
+        let (status, body) = self.query(&self.workspace, &token, &format!("{table} | count")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["tables"][0]["rows"][0][0].as_i64().unwrap()
+    }
+
+    /// A token signed with the server's own key, with claims of the test's choosing.
+    async fn forge(&self, claims: Json) -> String {
+        let key = self.state.control.signing_keys().await.unwrap().remove(0);
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(key.kid);
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&key.pkcs8)).unwrap()
+    }
+
+    fn claims(&self, audience: &str, tenant: &str, app: &str, expires_in: i64) -> Json {
+        let now = chrono::Utc::now().timestamp();
+        json!({"aud": audience, "iss": format!("{}/{tenant}/v2.0", self.url), "iat": now - 10, "nbf": now - 10,
+               "exp": now + expires_in, "sub": app, "oid": app, "tid": tenant, "appid": app, "azp": app, "ver": "2.0"})
+    }
+}
+
+fn keeper_events(count: usize) -> Vec<u8> {
+    let events: Vec<Json> = (0..count)
+        .map(|i| {
+            json!({"audit_event": if i % 2 == 0 { "change_master_password" } else { "login" },
+                   "remote_address": "198.51.100.7", "category": "security", "client_version": "EMConsole.17",
+                   "enterprise_id": 8114, "username": format!("user{i}@example.com"),
+                   "timestamp": "2026-11-23T08:00:00Z", "data": {"i": i}})
+        })
+        .collect();
+    serde_json::to_vec(&events).unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+const STREAM: &str = "Custom-KeeperSecurityEventNewLogs";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeper_events_land_renamed_and_read_back() {
+    let server = start().await;
+    let discovery: Json = server
+        .client
+        .get(format!("{}/{}/v2.0/.well-known/openid-configuration", server.url, server.tenant))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["issuer"], format!("{}/{}/v2.0", server.url, server.tenant));
+    assert_eq!(discovery["token_endpoint"], format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant));
+    let jwks: Json =
+        server.client.get(discovery["jwks_uri"].as_str().unwrap()).send().await.unwrap().json().await.unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "EC");
+
+    let token = server.access_token(&server.publisher, "https://monitor.azure.com//.default").await;
+    let (status, body) = server.ingest(&server.dcr, STREAM, Some(&token), gzip(&keeper_events(10)), true).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let reader = server.access_token(&server.reader, &format!("{}/.default", server.url)).await;
+    let (status, body) = server
+        .query(
+            &server.workspace,
+            &reader,
+            "KeeperSecurityEventNewLogs_CL | summarize n = count(), changes = countif(AuditEvent == 'change_master_password'), \
+             ent = take_any(EnterpriseId), ip = take_any(RemoteAddress), fresh = countif(TimeGenerated > ago(5m))",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tables"][0]["rows"][0], json!([10, 5, 8114, "198.51.100.7", 10]));
+    let types: Vec<&str> =
+        body["tables"][0]["columns"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["long", "long", "int", "string", "long"]);
+
+    // A syntax error comes back in Log Analytics' shape with the position.
+    let (status, body) = server.query(&server.workspace, &reader, "KeeperSecurityEventNewLogs_CL | where").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "BadArgumentError");
+    assert_eq!(body["error"]["innererror"]["code"], "SyntaxError");
+    assert_eq!(body["error"]["innererror"]["line"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_tokens_are_refused() {
+    let server = start().await;
+    let body = keeper_events(1);
+    let (status, error) = server.ingest(&server.dcr, STREAM, None, body.clone(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "missing token");
+    assert_eq!(error["error"]["code"], "InvalidAuthenticationToken");
+
+    let expired =
+        server.forge(server.claims("https://monitor.azure.com", &server.tenant, &server.publisher.0, -3600)).await;
+    let (status, error) = server.ingest(&server.dcr, STREAM, Some(&expired), body.clone(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(error["error"]["message"].as_str().unwrap().contains("expired"), "{error}");
+
+    let wrong_audience = server.access_token(&server.publisher, "https://api.loganalytics.io/.default").await;
+    let (status, error) = server.ingest(&server.dcr, STREAM, Some(&wrong_audience), body.clone(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(error["error"]["message"].as_str().unwrap().contains("audience"), "{error}");
+
+    let good = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let mut forged = good.clone();
+    let signature_start = forged.rfind('.').unwrap() + 1;
+    forged.replace_range(
+        signature_start..signature_start + 4,
+        if &forged[signature_start..signature_start + 4] == "AAAA" { "BBBB" } else { "AAAA" },
+    );
+    let (status, _) = server.ingest(&server.dcr, STREAM, Some(&forged), body.clone(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a token with a bad signature");
+    let other_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(server.state.control.signing_keys().await.unwrap()[0].kid.clone());
+    let claims = server.claims("https://monitor.azure.com", &server.tenant, &server.publisher.0, 3600);
+    let self_signed =
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&other_key.serialize_der())).unwrap();
+    let (status, _) = server.ingest(&server.dcr, STREAM, Some(&self_signed), body.clone(), false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a token signed with another key");
+
+    // A valid token of another tenant: authenticated, but not allowed here.
+    let other = server.state.control.create_tenant("other").await.unwrap();
+    let stranger = server.forge(server.claims("https://monitor.azure.com", &other.id, &server.publisher.0, 3600)).await;
+    let (status, error) = server.ingest(&server.dcr, STREAM, Some(&stranger), body.clone(), false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+
+    // A publisher on one DCR cannot write to another.
+    let other_body = serde_json::to_vec(&json!([{"Message": "x"}])).unwrap();
+    let (status, error) = server.ingest(&server.other_dcr, "Custom-Other", Some(&good), other_body, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+
+    // A reader of one workspace cannot query another.
+    let second = server.state.control.create_workspace(&server.tenant, "second").await.unwrap();
+    let reader = server.access_token(&server.reader, &format!("{}/.default", server.url)).await;
+    let (status, _) = server.query(&second.id, &reader, "print 1").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // And a publisher token cannot query at all.
+    let (status, _) = server.query(&server.workspace, &good, "print 1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an ingestion token has the wrong audience for queries");
+
+    // Wrong secrets and unknown tenants at the token endpoint.
+    let response = server
+        .token(&server.tenant, &(server.publisher.0.clone(), "wrong".into()), "https://monitor.azure.com/.default")
+        .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.json::<Json>().await.unwrap()["error"], "invalid_client");
+    let response = server.token("no-such-tenant", &server.publisher, "https://monitor.azure.com/.default").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.json::<Json>().await.unwrap()["error_codes"][0], 90002);
+    assert_eq!(server.count("KeeperSecurityEventNewLogs_CL").await, 0, "nothing refused was written");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_its_status_and_writes_nothing() {
+    let server = start().await;
+    let token = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let cases: Vec<(&str, Vec<u8>, bool, StatusCode, &str)> = vec![
+        ("malformed JSON", b"[{\"audit_event\": ".to_vec(), false, StatusCode::BAD_REQUEST, "InvalidJson"),
+        ("not an array", b"{\"audit_event\": \"login\"}".to_vec(), false, StatusCode::BAD_REQUEST, "InvalidPayload"),
+        (
+            "wrong type",
+            serde_json::to_vec(&json!([{"audit_event": "login"}, {"enterprise_id": "eight"}])).unwrap(),
+            false,
+            StatusCode::BAD_REQUEST,
+            "InvalidDataFormat",
+        ),
+        (
+            "truncated gzip",
+            gzip(&keeper_events(50))[..200].to_vec(),
+            true,
+            StatusCode::BAD_REQUEST,
+            "InvalidContentEncoding",
+        ),
+        (
+            "1 MiB + 1 byte",
+            vec![b' '; (1 << 20) + 1],
+            false,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ContentLengthLimitExceeded",
+        ),
+        (
+            "1 MiB + 1 byte once decompressed",
+            gzip(&vec![b' '; (1 << 20) + 1]),
+            true,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ContentLengthLimitExceeded",
+        ),
+    ];
+    for (name, body, gzipped, status, code) in cases {
+        let (got, error) = server.ingest(&server.dcr, STREAM, Some(&token), body, gzipped).await;
+        assert_eq!((got, error["error"]["code"].as_str().unwrap_or("")), (status, code), "{name}: {error}");
+    }
+    let (_, error) = server
+        .ingest(
+            &server.dcr,
+            STREAM,
+            Some(&token),
+            serde_json::to_vec(&json!([{}, {"enterprise_id": "eight"}])).unwrap(),
+            false,
+        )
+        .await;
+    assert_eq!(
+        error["error"]["message"],
+        "record at index 1: column 'enterprise_id' expects an int (a whole number between -2147483648 and 2147483647), got \"eight\""
+    );
+    let (status, error) =
+        server.ingest("dcr-00000000000000000000000000000000", STREAM, Some(&token), keeper_events(1), false).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{error}");
+    let (status, error) = server.ingest(&server.dcr, "Custom-Nope", Some(&token), keeper_events(1), false).await;
+    assert_eq!((status, error["error"]["code"].as_str().unwrap()), (StatusCode::NOT_FOUND, "InvalidStream"));
+    assert_eq!(server.count("KeeperSecurityEventNewLogs_CL").await, 0, "nothing refused was written");
+}

@@ -1,0 +1,231 @@
+//! What survives a crash: every acknowledged append exactly once, whether it was still in the
+//! WAL, already flushed, or caught in the middle of a flush; torn WAL tails are cut, corrupt
+//! frames elsewhere stop the store. A crash is simulated by dropping the store without
+//! `close`: the WAL is then as a killed process leaves it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use vigil_store::{Store, StoreError};
+
+use common::*;
+
+fn wal_files(data_dir: &Path) -> Vec<PathBuf> {
+    files_under(&data_dir.join("wal"), "log")
+}
+
+/// The WAL file the last store wrote to: the newest that is not empty.
+fn last_written_wal_file(data_dir: &Path) -> PathBuf {
+    wal_files(data_dir)
+        .into_iter()
+        .rev()
+        .find(|path| std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false))
+        .expect("a WAL file with frames")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unflushed_appends_are_replayed_once_per_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_events_table(dir.path(), "T").await;
+    for batch in 0..3 {
+        store.append(WORKSPACE, "T", hourly_events(MARCH_1, 4, batch * 4 + 1)).await.expect("append");
+    }
+    drop(store);
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, (1..=12).collect::<Vec<_>>());
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 1, 13)).await.expect("append after recovery");
+    drop(store);
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, (1..=13).collect::<Vec<_>>());
+    store.close().await.expect("close flushes");
+    assert!(wal_files(dir.path()).iter().all(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(1) == 0));
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, (1..=13).collect::<Vec<_>>());
+    assert_eq!(store.stats().memtable_bytes, 0, "everything came from segments");
+    store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flushed_appends_are_not_replayed_even_if_their_wal_files_survive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_events_table(dir.path(), "T").await;
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 3, 1)).await.expect("append");
+    // The WAL as it was before the flush: as if the crash came between the flush's commit and
+    // the deletion of the WAL files it made redundant.
+    let saved: Vec<(PathBuf, Vec<u8>)> =
+        wal_files(dir.path()).into_iter().map(|f| (f.clone(), std::fs::read(&f).expect("read"))).collect();
+    store.flush().await.expect("flush");
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 2, 4)).await.expect("append after the flush");
+    drop(store);
+    for (path, bytes) in &saved {
+        std::fs::write(path, bytes).expect("restore");
+    }
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, vec![1, 2, 3, 4, 5]);
+    drop(store);
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, vec![1, 2, 3, 4, 5]);
+    store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flush_that_fails_for_one_table_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path()).await;
+    for table in ["Good", "Bad"] {
+        store.define_table(WORKSPACE, table, &event_columns(), None).await.expect("define");
+        store.append(WORKSPACE, table, hourly_events(MARCH_1, 3, 1)).await.expect("append");
+    }
+    // A file where Bad's segment folder must go: its segments cannot be written.
+    let blocker = dir.path().join("segments").join(WORKSPACE).join("Bad");
+    std::fs::create_dir_all(blocker.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&blocker, b"in the way").expect("blocker");
+    let error = store.flush().await.expect_err("Bad cannot be flushed");
+    assert!(matches!(error, StoreError::Io(_)), "{error:?}");
+    assert_eq!(store.segments(WORKSPACE, "Good").len(), 3);
+    assert!(store.segments(WORKSPACE, "Bad").is_empty());
+    store.append(WORKSPACE, "Bad", hourly_events(MARCH_1, 1, 4)).await.expect("append");
+    assert_eq!(event_ids(&store, "Good").await, vec![1, 2, 3]);
+    assert_eq!(event_ids(&store, "Bad").await, vec![1, 2, 3, 4]);
+    drop(store);
+
+    std::fs::remove_file(&blocker).expect("unblock");
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "Good").await, vec![1, 2, 3]);
+    assert_eq!(event_ids(&store, "Bad").await, vec![1, 2, 3, 4]);
+    store.flush().await.expect("flush");
+    assert_eq!(store.segments(WORKSPACE, "Bad").len(), 3);
+    assert_eq!(event_ids(&store, "Bad").await, vec![1, 2, 3, 4]);
+    store.close().await.expect("close");
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "Good").await, vec![1, 2, 3]);
+    assert_eq!(event_ids(&store, "Bad").await, vec![1, 2, 3, 4]);
+    store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn segment_files_the_catalog_does_not_list_are_deleted_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_events_table(dir.path(), "T").await;
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 1, 1)).await.expect("append");
+    store.flush().await.expect("flush");
+    store.close().await.expect("close");
+    let segments_dir = dir.path().join("segments");
+    let [segment] = files_under(&segments_dir, "parquet").try_into().expect("one segment");
+    // What a crash between a flush's put and its commit leaves.
+    let orphan = segment.with_file_name("00000000-0000-0000-0000-000000000000.parquet");
+    std::fs::copy(&segment, &orphan).expect("copy");
+
+    let store = open(dir.path()).await;
+    assert!(!orphan.exists(), "the uncommitted segment is deleted");
+    assert_eq!(files_under(&segments_dir, "parquet"), vec![segment]);
+    assert_eq!(count(&store, "T | count").await, 1);
+    store.close().await.expect("close");
+}
+
+/// Two appends of two events each, then a crash; returns the WAL file holding them.
+async fn crash_after_two_appends(data_dir: &Path) -> PathBuf {
+    let store = open_with_events_table(data_dir, "T").await;
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 2, 1)).await.expect("append");
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 2, 3)).await.expect("append");
+    drop(store);
+    last_written_wal_file(data_dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_partly_written_frame_after_the_last_one_is_cut_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wal = crash_after_two_appends(dir.path()).await;
+    // A crash while writing a third frame: some of its bytes reached the disk.
+    let clean = std::fs::read(&wal).expect("read");
+    let mut torn = clean.clone();
+    torn.extend_from_slice(&[0x40, 0x01, 0, 0, 0xDE, 0xAD, 0xBE, 0xEF, 1, 2, 3]);
+    std::fs::write(&wal, &torn).expect("write");
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, vec![1, 2, 3, 4]);
+    assert_eq!(std::fs::read(&wal).expect("read"), clean, "the torn bytes are truncated");
+    store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_last_frame_cut_short_is_cut_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wal = crash_after_two_appends(dir.path()).await;
+    let clean = std::fs::read(&wal).expect("read");
+    std::fs::write(&wal, &clean[..clean.len() - 10]).expect("cut");
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, vec![1, 2]);
+    store.append(WORKSPACE, "T", hourly_events(MARCH_1, 1, 5)).await.expect("append after recovery");
+    drop(store);
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, vec![1, 2, 5]);
+    store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_frame_before_the_end_stops_the_store_with_its_location() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_events_table(dir.path(), "T").await;
+    for batch in 0..3 {
+        store.append(WORKSPACE, "T", hourly_events(MARCH_1, 2, batch * 2 + 1)).await.expect("append");
+    }
+    drop(store);
+    let wal = last_written_wal_file(dir.path());
+    let mut bytes = std::fs::read(&wal).expect("read");
+    bytes[40] ^= 0x55;
+    std::fs::write(&wal, &bytes).expect("write");
+
+    let Err(error) = Store::open(config(dir.path())).await else {
+        panic!("a corrupt WAL must not open");
+    };
+    let StoreError::Io(message) = &error else { panic!("expected an Io error, got {error:?}") };
+    assert!(message.contains(&wal.display().to_string()), "{message}");
+    assert!(message.contains("offset 0"), "{message}");
+    assert!(message.contains("checksum"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_appends_share_fsyncs_and_all_survive() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_with_events_table(dir.path(), "T").await;
+    let tasks: Vec<_> = (0..64)
+        .map(|task| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(WORKSPACE, "T", hourly_events(MARCH_1, 10, task * 10)).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task ran").expect("append acknowledged");
+    }
+    let stats = store.stats();
+    assert_eq!(stats.appends, 64);
+    assert!(stats.wal_syncs < stats.appends, "group commit shares fsyncs: {stats:?}");
+    assert_eq!(count(&store, "T | count").await, 640);
+    assert_eq!(count(&store, "T | distinct EventID | count").await, 640);
+    drop(store);
+
+    let store = open(dir.path()).await;
+    assert_eq!(event_ids(&store, "T").await, (0..640).collect::<Vec<_>>());
+    store.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_directory_is_used_by_one_open_store_at_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path()).await;
+    let Err(error) = Store::open(config(dir.path())).await else {
+        panic!("a second store on the same data directory must not open");
+    };
+    assert!(matches!(&error, StoreError::Io(m) if m.contains("in use")), "{error:?}");
+    store.close().await.expect("close");
+    let reopened = open(dir.path()).await;
+    reopened.close().await.expect("close");
+}
