@@ -22,7 +22,7 @@ def digest(rows, description):
 
 def main(data, queries_path, runs, only=None):
     connection = duckdb.connect()
-    connection.execute(f"CREATE VIEW SigninEvents AS SELECT * FROM read_parquet('{data}/signin/*.parquet')")
+    connection.execute(f"CREATE VIEW SigninEvents AS SELECT * FROM read_parquet('{data}/signin/**/*.parquet')")
     connection.execute(f"CREATE VIEW Users AS SELECT * FROM read_parquet('{data}/users/*.parquet')")
     with open(queries_path) as handle:
         queries = json.load(handle)

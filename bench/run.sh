@@ -13,13 +13,14 @@ fi
 bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 
 cargo build --release --quiet -p vigil-bench
+target="${CARGO_TARGET_DIR:-target}/release"
 if [ ! -f "$data/complete" ]; then
   rm -rf "$data"
-  target/release/vigil-bench generate --rows "$rows" --out "$data"
+  "$target/vigil-bench" generate --rows "$rows" --out "$data"
   touch "$data/complete"
 fi
 
 mkdir -p bench/results
-target/release/vigil-bench run --data "$data" --queries bench/queries.json --runs "$runs" > bench/results/vigil.jsonl
+"$target/vigil-bench" run --data "$data" --queries bench/queries.json --runs "$runs" > bench/results/vigil.jsonl
 bench/.venv/bin/python bench/duckdb_side.py "$data" bench/queries.json "$runs" > bench/results/duckdb.jsonl
 python3 bench/report.py bench/results/vigil.jsonl bench/results/duckdb.jsonl "$rows" "$runs"

@@ -20,10 +20,14 @@ use serde_json::{Value as Json, json};
 use vigil_kql::{Engine, MemoryCatalog, QueryResult, RunOptions};
 
 mod dynamic;
+mod ingest;
 
 const USAGE: &str = "usage: vigil-bench generate --rows N --out DIR
        vigil-bench run --data DIR --queries FILE [--runs N] [--only NAME]
-       vigil-bench dynamic [--rows N]";
+       vigil-bench dynamic [--rows N]
+       vigil-bench ingest --url URL --tenant T --dcr ID --stream S --workspace ID --ca-cert PEM
+                          [--events N] [--connections N] [--server-pid PID]
+                          (credentials in VIGIL_CLIENT_ID/SECRET and VIGIL_READER_ID/SECRET)";
 
 const USERS: u64 = 100_000;
 const FILES: u64 = 10;
@@ -67,6 +71,10 @@ fn main() {
             _ => Err(USAGE.to_string()),
         },
         Some("dynamic") => dynamic::measure(value("--rows").and_then(|r| r.parse().ok()).unwrap_or(1_000_000)),
+        Some("ingest") => ingest_settings(&value).and_then(|settings| {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(ingest::run(settings))
+        }),
         _ => Err(USAGE.to_string()),
     };
     if let Err(message) = result {
@@ -75,11 +83,32 @@ fn main() {
     }
 }
 
+fn ingest_settings(value: &dyn Fn(&str) -> Option<String>) -> Result<ingest::Settings, String> {
+    let required = |flag: &str| value(flag).ok_or(format!("{flag} is required\n{USAGE}"));
+    let env = |name: &str| std::env::var(name).map_err(|_| format!("{name} is required"));
+    let number = |flag: &str, default: usize| value(flag).and_then(|v| v.parse().ok()).unwrap_or(default);
+    Ok(ingest::Settings {
+        url: required("--url")?,
+        tenant: required("--tenant")?,
+        dcr: required("--dcr")?,
+        stream: required("--stream")?,
+        workspace: required("--workspace")?,
+        ca_cert: required("--ca-cert")?,
+        events: number("--events", 1_000_000),
+        connections: number("--connections", 8),
+        server_pid: value("--server-pid").and_then(|v| v.parse().ok()),
+        client_id: env("VIGIL_CLIENT_ID")?,
+        client_secret: env("VIGIL_CLIENT_SECRET")?,
+        reader_id: env("VIGIL_READER_ID")?,
+        reader_secret: env("VIGIL_READER_SECRET")?,
+    })
+}
+
 /// splitmix64: a small, fast, deterministic generator, so both sides read identical data.
-struct Random(u64);
+pub struct Random(pub u64);
 
 impl Random {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -87,12 +116,12 @@ impl Random {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 
     /// Skewed towards small values, as sign-ins are towards a few busy users and addresses.
-    fn skewed(&mut self, n: u64) -> u64 {
+    pub fn skewed(&mut self, n: u64) -> u64 {
         let a = self.below(n);
         let b = self.below(n);
         a.min(b)
@@ -149,25 +178,23 @@ fn generate(rows: u64, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn signin_batch(
-    schema: &Arc<Schema>,
-    random: &mut Random,
-    first: u64,
-    count: u64,
-    total: u64,
-) -> Result<RecordBatch, String> {
-    let mut times = Vec::with_capacity(count as usize);
-    let mut users = Vec::with_capacity(count as usize);
-    let mut addresses = Vec::with_capacity(count as usize);
-    let mut apps = Vec::with_capacity(count as usize);
-    let mut results = Vec::with_capacity(count as usize);
-    let mut locations = Vec::with_capacity(count as usize);
-    let mut texts = Vec::with_capacity(count as usize);
-    for i in first..first + count {
-        // Sorted by time, as Vigil's storage writes segments.
-        times.push(
-            START_NANOS + (i as i128 * SPAN_NANOS as i128 / total as i128) as i64 + random.below(1_000_000_000) as i64,
-        );
+/// One synthetic sign-in, the same for the Parquet generator and the ingestion load
+/// generator.
+pub struct SigninRow {
+    pub time: i64,
+    pub user: String,
+    pub address: String,
+    pub app: &'static str,
+    pub result: i64,
+    pub location: &'static str,
+    pub text: String,
+}
+
+impl SigninRow {
+    /// Row `i` of `total`, spread over the 30 days in time order, as Vigil's storage sorts them.
+    pub fn generate(random: &mut Random, i: u64, total: u64) -> SigninRow {
+        let time =
+            START_NANOS + (i as i128 * SPAN_NANOS as i128 / total as i128) as i64 + random.below(1_000_000_000) as i64;
         let user = format!("user{}@contoso.com", random.skewed(USERS));
         let address = format!("10.{}.{}.{}", random.below(4), random.skewed(128), random.below(128));
         let app = APPS[random.skewed(APPS.len() as u64) as usize];
@@ -186,14 +213,36 @@ fn signin_batch(
             "failed"
         };
         let session = random.next() & 0xffff_ffff;
-        texts.push(format!(
-            "User {user} sign-in {outcome} to {app} from {address} result={result} session={session:08x}"
-        ));
-        users.push(user);
-        addresses.push(address);
-        apps.push(app);
-        results.push(result);
-        locations.push(COUNTRIES[random.skewed(COUNTRIES.len() as u64) as usize]);
+        let text =
+            format!("User {user} sign-in {outcome} to {app} from {address} result={result} session={session:08x}");
+        let location = COUNTRIES[random.skewed(COUNTRIES.len() as u64) as usize];
+        SigninRow { time, user, address, app, result, location, text }
+    }
+}
+
+fn signin_batch(
+    schema: &Arc<Schema>,
+    random: &mut Random,
+    first: u64,
+    count: u64,
+    total: u64,
+) -> Result<RecordBatch, String> {
+    let mut times = Vec::with_capacity(count as usize);
+    let mut users = Vec::with_capacity(count as usize);
+    let mut addresses = Vec::with_capacity(count as usize);
+    let mut apps = Vec::with_capacity(count as usize);
+    let mut results = Vec::with_capacity(count as usize);
+    let mut locations = Vec::with_capacity(count as usize);
+    let mut texts = Vec::with_capacity(count as usize);
+    for i in first..first + count {
+        let row = SigninRow::generate(random, i, total);
+        times.push(row.time);
+        users.push(row.user);
+        addresses.push(row.address);
+        apps.push(row.app);
+        results.push(row.result);
+        locations.push(row.location);
+        texts.push(row.text);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(TimestampNanosecondArray::from(times)),

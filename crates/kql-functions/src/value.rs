@@ -494,6 +494,15 @@ impl ValueBuilder {
         }
     }
 
+    /// Appends text to a string, guid or dynamic column without making a `Value` of it; other
+    /// columns convert it as `append` would.
+    pub fn append_str(&mut self, text: &str) {
+        match &mut self.inner {
+            BuilderKind::Text(b) => b.append_value(text),
+            _ => self.append(&Value::String(text.to_string())),
+        }
+    }
+
     pub fn finish(self) -> ArrayRef {
         match self.inner {
             BuilderKind::Bool(mut b) => Arc::new(b.finish()),

@@ -58,7 +58,10 @@ impl Engine {
     }
 
     fn with_runtime(runtime: Arc<RuntimeEnv>) -> Engine {
-        let config = SessionConfig::new().with_information_schema(false).with_batch_size(8192);
+        let mut config = SessionConfig::new().with_information_schema(false).with_batch_size(8192);
+        // A folder of Parquet includes its subfolders: Vigil's own segments are laid out in
+        // `table/date/hour/` folders, and `vigil query --table T=DIR` should read them.
+        config.options_mut().execution.listing_table_ignore_subdirectory = false;
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)

@@ -13,12 +13,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use serde_json::Value as Json;
 use vigil_control::Role;
 
 use crate::error::ApiError;
 use crate::metrics::StatusLabel;
-use crate::records::{records_to_batch, transform};
+use crate::records::{RecordsError, records_to_batch, transform};
 use crate::state::AppState;
 use crate::tokens::INGESTION_AUDIENCE;
 
@@ -109,17 +108,23 @@ async fn handle(
     state.metrics.ingest_bytes.inc_by(raw.len() as u64);
     let text = decode_body(headers, raw)?;
     state.metrics.ingest_uncompressed_bytes.inc_by(text.len() as u64);
-    let records = parse_records(&text)?;
-    if records.is_empty() {
+    let input = records_to_batch(stream_columns, &text).map_err(|error| match error {
+        RecordsError::Json(message) => {
+            ApiError::bad_request("InvalidJson", format!("The request body is not valid JSON: {message}"))
+        }
+        RecordsError::NotArray => ApiError::bad_request(
+            "InvalidPayload",
+            "The request body must be a JSON array of records, such as [{\"TimeGenerated\": \"...\", ...}].",
+        ),
+        RecordsError::Record(message) => ApiError::bad_request("InvalidDataFormat", message),
+    })?;
+    drop(text);
+    if input.num_rows() == 0 {
         return Ok(0);
     }
-    let input =
-        records_to_batch(stream_columns, &records).map_err(|m| ApiError::bad_request("InvalidDataFormat", m))?;
-    drop(records);
 
     // Every flow is computed before anything is written: a request is all or nothing.
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let engine = state.query_engine()?;
     let mut outputs: Vec<(&str, RecordBatch)> = Vec::with_capacity(flows.len());
     for flow in flows {
         let table = state.store.table_columns(&dcr.workspace_id, &flow.table).ok_or_else(|| {
@@ -128,7 +133,7 @@ async fn handle(
                 format!("The destination table '{}' of stream '{stream}' does not exist.", flow.table),
             )
         })?;
-        let batch = transform(&engine, flow, stream_columns, input.clone(), &table, now)
+        let batch = transform(&state.transform_engine, flow, stream_columns, input.clone(), &table, now)
             .await
             .map_err(|m| ApiError::bad_request("InvalidDataFormat", m))?;
         outputs.push((flow.table.as_str(), batch));
@@ -202,17 +207,6 @@ fn decode_body(headers: &HeaderMap, raw: Vec<u8>) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-fn parse_records(text: &[u8]) -> Result<Vec<Json>, ApiError> {
-    match serde_json::from_slice::<Json>(text) {
-        Ok(Json::Array(records)) => Ok(records),
-        Ok(_) => Err(ApiError::bad_request(
-            "InvalidPayload",
-            "The request body must be a JSON array of records, such as [{\"TimeGenerated\": \"...\", ...}].",
-        )),
-        Err(e) => Err(ApiError::bad_request("InvalidJson", format!("The request body is not valid JSON: {e}"))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,12 +234,5 @@ mod tests {
         truncated.truncate(truncated.len() - 6);
         let error = decode_body(&gzip_headers(), truncated).unwrap_err();
         assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "InvalidContentEncoding"));
-    }
-
-    #[test]
-    fn the_body_must_be_an_array() {
-        assert_eq!(parse_records(b"{\"a\": 1}").unwrap_err().code, "InvalidPayload");
-        assert_eq!(parse_records(b"[{\"a\": 1").unwrap_err().code, "InvalidJson");
-        assert_eq!(parse_records(b"[]").unwrap().len(), 0);
     }
 }

@@ -249,10 +249,7 @@ mod tests {
         ];
         let batch = crate::records::records_to_batch(
             &columns,
-            &[
-                json!({"TimeGenerated": "2023-11-14T21:00:00Z", "n": 1}),
-                json!({"TimeGenerated": "2023-11-14T22:13:00Z", "n": 2}),
-            ],
+            br#"[{"TimeGenerated": "2023-11-14T21:00:00Z", "n": 1}, {"TimeGenerated": "2023-11-14T22:13:00Z", "n": 2}]"#,
         )
         .unwrap();
         let mut inner = vigil_kql::MemoryCatalog::new();

@@ -3,74 +3,289 @@
 //! as the table `source`, and its output is coerced to the destination table's columns.
 //! Any record that does not fit fails the whole request, naming the record and the column.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, new_null_array};
 use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::record_batch::RecordBatch;
-use serde_json::Value as Json;
+use serde_json::value::RawValue;
 use vigil_control::DataFlow;
 use vigil_kql::{Engine, MemoryCatalog, RunOptions};
 use vigil_kql_functions::types::arrow_schema;
 use vigil_kql_functions::value::{ColumnReader, ValueBuilder, convert, parse_decimal};
 use vigil_kql_functions::{KqlColumn, KqlType, Value};
 
-/// Builds the batch of a request's records for a stream's declared columns. Fields the
-/// declaration does not name are dropped, as Azure does; a missing field is null.
-pub fn records_to_batch(columns: &[KqlColumn], records: &[Json]) -> Result<RecordBatch, String> {
-    let mut builders: Vec<ValueBuilder> = columns.iter().map(|c| ValueBuilder::new(c.ty, records.len())).collect();
-    for (index, record) in records.iter().enumerate() {
-        let Json::Object(fields) = record else {
-            return Err(format!("record at index {index} is not a JSON object"));
-        };
-        for (column, builder) in columns.iter().zip(builders.iter_mut()) {
-            let value = match fields.get(&column.name) {
-                None | Some(Json::Null) => Value::Null,
-                Some(json) => json_to_value(json, column.ty).map_err(|expected| {
-                    format!(
-                        "record at index {index}: column '{}' expects {expected}, got {}",
-                        column.name,
-                        preview(json)
-                    )
-                })?,
-            };
-            builder.append(&value);
-        }
-    }
-    let arrays: Vec<ArrayRef> = builders.into_iter().map(ValueBuilder::finish).collect();
-    RecordBatch::try_new(arrow_schema(columns), arrays).map_err(|e| e.to_string())
+/// Why a request body could not become a batch; each maps to its own error code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordsError {
+    /// Not JSON at all.
+    Json(String),
+    /// JSON, but not an array of records.
+    NotArray,
+    /// A record that does not fit the stream's columns: which one, and why.
+    Record(String),
 }
 
-/// A JSON value as a column type accepts it; the error is what the type expects.
-fn json_to_value(json: &Json, ty: KqlType) -> Result<Value, String> {
-    let number_text = |json: &Json| match json {
-        Json::Number(n) => Some(n.to_string()),
-        Json::String(s) => Some(s.trim().to_string()),
-        _ => None,
+/// Builds the batch of a request's records (a JSON array of objects) for a stream's declared
+/// columns, in one pass over the body without building a JSON tree: values are read as raw
+/// JSON slices of the body and written straight into Arrow builders. Fields the declaration
+/// does not name are dropped, as Azure does; a missing field is null.
+pub fn records_to_batch(columns: &[KqlColumn], body: &[u8]) -> Result<RecordBatch, RecordsError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'[') {
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => RecordsError::NotArray,
+            Err(e) => RecordsError::Json(e.to_string()),
+        });
+    }
+    let mut decoder = Decoder {
+        columns,
+        builders: columns.iter().map(|c| ValueBuilder::new(c.ty, 1024)).collect(),
+        failure: None,
+        records: 0,
+        text: String::new(),
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed =
+        serde::Deserializer::deserialize_seq(&mut deserializer, &mut decoder).and_then(|()| deserializer.end());
+    if let Some(failure) = decoder.failure {
+        return Err(RecordsError::Record(failure));
+    }
+    parsed.map_err(|e| RecordsError::Json(e.to_string()))?;
+    let arrays: Vec<ArrayRef> = decoder.builders.into_iter().map(ValueBuilder::finish).collect();
+    RecordBatch::try_new(arrow_schema(columns), arrays).map_err(|e| RecordsError::Json(e.to_string()))
+}
+
+struct Decoder<'c> {
+    columns: &'c [KqlColumn],
+    builders: Vec<ValueBuilder>,
+    /// The first record error; deserialization stops at it.
+    failure: Option<String>,
+    records: usize,
+    /// Scratch for unescaping and minifying, reused across cells.
+    text: String,
+}
+
+impl<'de> serde::de::Visitor<'de> for &mut Decoder<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut cells: Vec<Option<&'de RawValue>> = vec![None; self.columns.len()];
+        while let Some(record) = seq.next_element::<RecordFields<'de>>()? {
+            let index = self.records;
+            self.records += 1;
+            let Some(fields) = record.0 else {
+                return Err(self.fail(format!("record at index {index} is not a JSON object")));
+            };
+            cells.iter_mut().for_each(|c| *c = None);
+            for (key, raw) in fields {
+                // Declared columns are few; a later duplicate key wins, as in a JSON object.
+                if let Some(position) = self.columns.iter().position(|c| c.name == *key) {
+                    cells[position] = Some(raw);
+                }
+            }
+            for (position, cell) in cells.iter().enumerate() {
+                let column = &self.columns[position];
+                let appended = match cell {
+                    None => {
+                        self.builders[position].append(&Value::Null);
+                        Ok(())
+                    }
+                    Some(raw) => append_raw(&mut self.builders[position], column.ty, raw.get(), &mut self.text),
+                };
+                if let Err(expected) = appended {
+                    let value = cell.map(|r| r.get()).unwrap_or_default();
+                    let message = format!(
+                        "record at index {index}: column '{}' expects {expected}, got {}",
+                        column.name,
+                        preview(value)
+                    );
+                    return Err(self.fail(message));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Decoder<'_> {
+    fn fail<E: serde::de::Error>(&mut self, message: String) -> E {
+        let error = E::custom(&message);
+        self.failure = Some(message);
+        error
+    }
+}
+
+/// One record's fields as raw JSON slices of the body, or `None` when the element is not an
+/// object. Keys borrow from the body unless they hold escapes.
+struct RecordFields<'de>(Option<Vec<(Cow<'de, str>, &'de RawValue)>>);
+
+impl<'de> serde::Deserialize<'de> for RecordFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = RecordFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    fields.push((key.0, map.next_value::<&'de RawValue>()?));
+                }
+                Ok(RecordFields(Some(fields)))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(RecordFields(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(RecordFields(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(RecordFields(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(RecordFields(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(RecordFields(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RecordFields(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(RecordFields(None))
+            }
+        }
+        deserializer.deserialize_any(Fields)
+    }
+}
+
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key.to_string())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Appends one raw JSON value to a column as its type accepts it; the error is what the type
+/// expects.
+fn append_raw(builder: &mut ValueBuilder, ty: KqlType, raw: &str, text: &mut String) -> Result<(), String> {
+    let first = raw.as_bytes().first().copied().unwrap_or(b'n');
+    if first == b'n' {
+        builder.append(&Value::Null);
+        return Ok(());
+    }
+    // The text of a JSON string into `text`; false when the value is not a string.
+    let unquote = |text: &mut String| -> bool {
+        text.clear();
+        if first != b'"' {
+            return false;
+        }
+        if raw.contains('\\') {
+            match serde_json::from_str::<String>(raw) {
+                Ok(unescaped) => text.push_str(&unescaped),
+                Err(_) => return false,
+            }
+        } else {
+            text.push_str(&raw[1..raw.len() - 1]);
+        }
+        true
     };
     let value = match ty {
-        KqlType::String => Some(Value::String(match json {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        })),
-        KqlType::Dynamic => Some(Value::Dynamic(json.clone())),
-        KqlType::Bool => match json {
-            Json::Bool(b) => Some(Value::Bool(*b)),
-            Json::String(s) if s.eq_ignore_ascii_case("true") => Some(Value::Bool(true)),
-            Json::String(s) if s.eq_ignore_ascii_case("false") => Some(Value::Bool(false)),
-            Json::Number(n) => n.as_i64().filter(|v| *v == 0 || *v == 1).map(|v| Value::Bool(v == 1)),
+        KqlType::String => {
+            if !unquote(text) {
+                // Azure stores a number, bool, object or array sent for a string as its JSON.
+                minify_json(raw, text);
+            }
+            builder.append_str(text);
+            return Ok(());
+        }
+        KqlType::Dynamic => {
+            minify_json(raw, text);
+            builder.append_str(text);
+            return Ok(());
+        }
+        KqlType::Bool => match raw {
+            "true" | "1" => Some(Value::Bool(true)),
+            "false" | "0" => Some(Value::Bool(false)),
+            _ if unquote(text) && text.eq_ignore_ascii_case("true") => Some(Value::Bool(true)),
+            _ if unquote(text) && text.eq_ignore_ascii_case("false") => Some(Value::Bool(false)),
             _ => None,
         },
-        KqlType::Int => number_text(json).and_then(|t| integer(&t)).and_then(|v| i32::try_from(v).ok()).map(Value::Int),
-        KqlType::Long => number_text(json).and_then(|t| integer(&t)).map(Value::Long),
-        KqlType::Real => number_text(json).and_then(|t| t.parse::<f64>().ok()).map(Value::Real),
-        KqlType::Decimal => number_text(json).and_then(|t| parse_decimal(&t)).map(Value::Decimal),
-        KqlType::DateTime | KqlType::Timespan | KqlType::Guid => match json {
-            Json::String(_) => Some(convert(&Value::Dynamic(json.clone()), ty)).filter(|v| !v.is_null()),
-            _ => None,
-        },
+        KqlType::Int | KqlType::Long | KqlType::Real | KqlType::Decimal => {
+            let number = if unquote(text) {
+                Some(text.trim())
+            } else if first == b'-' || first.is_ascii_digit() {
+                Some(raw)
+            } else {
+                None
+            };
+            number.and_then(|n| match ty {
+                KqlType::Int => integer(n).and_then(|v| i32::try_from(v).ok()).map(Value::Int),
+                KqlType::Long => integer(n).map(Value::Long),
+                KqlType::Real => n.parse::<f64>().ok().map(Value::Real),
+                _ => parse_decimal(n).map(Value::Decimal),
+            })
+        }
+        KqlType::DateTime | KqlType::Timespan | KqlType::Guid => {
+            if unquote(text) {
+                Some(convert(&Value::String(text.clone()), ty)).filter(|v| !v.is_null())
+            } else {
+                None
+            }
+        }
     };
-    value.ok_or_else(|| type_expectation(ty).to_string())
+    match value {
+        Some(value) => {
+            builder.append(&value);
+            Ok(())
+        }
+        None => Err(type_expectation(ty).to_string()),
+    }
+}
+
+/// JSON text without the whitespace between tokens, as `dynamic` values are stored.
+fn minify_json(raw: &str, out: &mut String) {
+    out.clear();
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in raw.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_ascii_whitespace() {
+            out.push(c);
+        }
+    }
 }
 
 /// Integers, also written as `"42"` or `42.0`.
@@ -96,11 +311,10 @@ fn type_expectation(ty: KqlType) -> &'static str {
 }
 
 /// The start of an offending value, so an error names it without echoing a huge record.
-fn preview(json: &Json) -> String {
-    let text = json.to_string();
+fn preview(text: &str) -> String {
     match text.char_indices().nth(80) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text,
+        None => text.to_string(),
     }
 }
 
@@ -160,7 +374,7 @@ fn coerce(columns: &[KqlColumn], batch: &RecordBatch, table: &[KqlColumn], now: 
                             "record at index {row}: column '{}' of the transform's output is {} and its value {} does not convert to the table's type {}",
                             target.name,
                             columns[index].ty.name(),
-                            preview(&value.to_json()),
+                            preview(&value.to_json().to_string()),
                             target.ty.name()
                         )
                     })?;
@@ -198,6 +412,43 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn to_body(records: &[serde_json::Value]) -> Vec<u8> {
+        serde_json::to_vec(records).unwrap()
+    }
+
+    fn record_error(columns: &[KqlColumn], records: &[serde_json::Value]) -> String {
+        match records_to_batch(columns, &to_body(records)) {
+            Err(RecordsError::Record(message)) => message,
+            other => panic!("expected a record error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bodies_that_are_not_arrays_of_records_are_told_apart() {
+        let declared = columns(&[("a", KqlType::String)]);
+        assert_eq!(records_to_batch(&declared, b"{\"a\": 1}").unwrap_err(), RecordsError::NotArray);
+        assert!(matches!(records_to_batch(&declared, b"[{\"a\": ").unwrap_err(), RecordsError::Json(_)));
+        assert!(matches!(records_to_batch(&declared, b"[] x").unwrap_err(), RecordsError::Json(_)));
+        assert_eq!(records_to_batch(&declared, b" [ ] ").unwrap().num_rows(), 0);
+    }
+
+    #[test]
+    fn dynamic_values_are_minified_and_strings_unescaped() {
+        let declared =
+            columns(&[("d", KqlType::Dynamic), ("s", KqlType::String), ("b", KqlType::Bool), ("r", KqlType::Real)]);
+        let body = br#"[{"d": {"a b": [1, 2], "c": "x \" y"}, "s": "tab\there", "b": "TRUE", "r": "2.5"},
+                        {"s": {"k": 1}, "d": "text", "d": 7}]"#;
+        let batch = records_to_batch(&declared, body).unwrap();
+        let d = ColumnReader::new(batch.column(0), KqlType::Dynamic).unwrap();
+        assert_eq!(d.value(0), Value::Dynamic(json!({"a b": [1, 2], "c": "x \" y"})));
+        assert_eq!(d.value(1), Value::Dynamic(json!(7)), "a later duplicate key wins");
+        let s = ColumnReader::new(batch.column(1), KqlType::String).unwrap();
+        assert_eq!(s.value(0), Value::String("tab\there".into()));
+        assert_eq!(s.value(1), Value::String("{\"k\":1}".into()));
+        assert_eq!(ColumnReader::new(batch.column(2), KqlType::Bool).unwrap().value(0), Value::Bool(true));
+        assert_eq!(ColumnReader::new(batch.column(3), KqlType::Real).unwrap().value(0), Value::Real(2.5));
+    }
+
     fn columns(spec: &[(&str, KqlType)]) -> Vec<KqlColumn> {
         spec.iter().map(|(n, t)| KqlColumn::new(*n, *t)).collect()
     }
@@ -210,7 +461,7 @@ mod tests {
             json!({"n": 1, "t": "2024-05-01T10:00:00Z", "d": {"a": 1}, "s": "x", "extra": true}),
             json!({"n": "2", "s": 5}),
         ];
-        let batch = records_to_batch(&declared, &records).unwrap();
+        let batch = records_to_batch(&declared, &to_body(&records)).unwrap();
         assert_eq!(batch.num_rows(), 2);
         let s = ColumnReader::new(batch.column(3), KqlType::String).unwrap();
         assert_eq!(s.value(1), Value::String("5".into()));
@@ -222,18 +473,17 @@ mod tests {
     #[test]
     fn a_record_that_does_not_fit_names_itself_and_its_column() {
         let declared = columns(&[("enterprise_id", KqlType::Int)]);
-        let error =
-            records_to_batch(&declared, &[json!({"enterprise_id": 1}), json!({"enterprise_id": "abc"})]).unwrap_err();
+        let error = record_error(&declared, &[json!({"enterprise_id": 1}), json!({"enterprise_id": "abc"})]);
         assert_eq!(
             error,
             "record at index 1: column 'enterprise_id' expects an int (a whole number between -2147483648 and 2147483647), got \"abc\""
         );
-        let error = records_to_batch(&declared, &[json!({"enterprise_id": 3_000_000_000i64})]).unwrap_err();
+        let error = record_error(&declared, &[json!({"enterprise_id": 3_000_000_000i64})]);
         assert!(error.contains("record at index 0"), "{error}");
-        let error = records_to_batch(&declared, &[json!(5)]).unwrap_err();
+        let error = record_error(&declared, &[json!(5)]);
         assert_eq!(error, "record at index 0 is not a JSON object");
         let timed = columns(&[("t", KqlType::DateTime)]);
-        assert!(records_to_batch(&timed, &[json!({"t": "yesterday"})]).unwrap_err().contains("expects a datetime"));
+        assert!(record_error(&timed, &[json!({"t": "yesterday"})]).contains("expects a datetime"));
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -244,7 +494,8 @@ mod tests {
             ("AuditEvent", KqlType::String),
             ("EnterpriseId", KqlType::Int),
         ]);
-        let input = records_to_batch(&stream, &[json!({"audit_event": "login", "enterprise_id": 7})]).unwrap();
+        let input =
+            records_to_batch(&stream, &to_body(&[json!({"audit_event": "login", "enterprise_id": 7})])).unwrap();
         let flow = DataFlow {
             stream: "Custom-S".into(),
             transform: "source | project-rename AuditEvent = audit_event, EnterpriseId = enterprise_id".into(),
@@ -260,7 +511,7 @@ mod tests {
         );
         assert_eq!(ColumnReader::new(output.column(2), KqlType::Int).unwrap().value(0), Value::Int(7));
 
-        let too_big = records_to_batch(&stream, &[json!({"enterprise_id": 5_000_000_000i64})]).unwrap();
+        let too_big = records_to_batch(&stream, &to_body(&[json!({"enterprise_id": 5_000_000_000i64})])).unwrap();
         let error = transform(&Engine::new(), &flow, &stream, too_big, &table, now).await.unwrap_err();
         assert!(error.contains("column 'EnterpriseId'") && error.contains("record at index 0"), "{error}");
     }

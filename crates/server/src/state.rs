@@ -21,6 +21,9 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub tokens: TokenService,
     pub metrics: Metrics,
+    /// The session DCR transforms run in. Shared: a transform reads only its request's batch,
+    /// which is bounded by the 1 MiB request limit, so it needs no memory cap of its own.
+    pub transform_engine: Engine,
     /// Ingestion requests in flight; when none is free the server sheds load with 429.
     pub ingest_slots: Semaphore,
     cache: Mutex<Cache>,
@@ -51,6 +54,7 @@ impl AppState {
             store,
             tokens,
             metrics,
+            transform_engine: Engine::new(),
             ingest_slots: Semaphore::new(slots),
             cache: Mutex::new(Cache { generation: -1, ..Cache::default() }),
         }
