@@ -45,8 +45,8 @@ pub struct Settings {
 }
 
 fn guid(random: &mut Random) -> String {
-    let a = random.next();
-    let b = random.next();
+    let a = random.next_u64();
+    let b = random.next_u64();
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,

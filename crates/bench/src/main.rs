@@ -108,7 +108,7 @@ fn ingest_settings(value: &dyn Fn(&str) -> Option<String>) -> Result<ingest::Set
 pub struct Random(pub u64);
 
 impl Random {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -117,7 +117,7 @@ impl Random {
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 
     /// Skewed towards small values, as sign-ins are towards a few busy users and addresses.
@@ -212,7 +212,7 @@ impl SigninRow {
         } else {
             "failed"
         };
-        let session = random.next() & 0xffff_ffff;
+        let session = random.next_u64() & 0xffff_ffff;
         let text =
             format!("User {user} sign-in {outcome} to {app} from {address} result={result} session={session:08x}");
         let location = COUNTRIES[random.skewed(COUNTRIES.len() as u64) as usize];
