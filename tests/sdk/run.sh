@@ -17,7 +17,7 @@ log="$data/serve.log"
 cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
 trap cleanup EXIT
 
-"$vigil" serve --data-dir "$data" --listen 127.0.0.1:0 --tls-self-signed >"$log" 2>&1 &
+RUST_LOG=debug "$vigil" serve --data-dir "$data" --listen 127.0.0.1:0 --tls-self-signed >"$log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
   url="$(grep -o 'https://127.0.0.1:[0-9]*' "$log" | head -1 || true)"
@@ -45,7 +45,19 @@ export REQUESTS_CA_BUNDLE="$data/tls/cert.pem" SSL_CERT_FILE="$data/tls/cert.pem
 if ! "$venv/bin/python" "$here/sdk_roundtrip.py"; then
   echo "--- server log" >&2; cat "$log" >&2; exit 1
 fi
-if grep -qF "$VIGIL_PUBLISHER_SECRET" "$log" || grep -qF "$VIGIL_READER_SECRET" "$log"; then
+# The CLI through the same query API, with the reader's credentials.
+count="$(VIGIL_CLIENT_ID="$VIGIL_READER_ID" VIGIL_CLIENT_SECRET="$VIGIL_READER_SECRET" \
+  "$vigil" query --server "$url" --ca-cert "$data/tls/cert.pem" --format csv "KeeperSecurityEventNewLogs_CL | count")"
+if [ "$(echo "$count" | tr -d '\r' | tail -1)" != "3000" ]; then
+  echo "FAILED: vigil query --server counted: $count" >&2; exit 1
+fi
+echo "vigil query --server: counted 3000 records through the query API"
+# The log must hold the requests (at debug level) for its cleanliness to mean anything.
+grep -q "token issued" "$log" || { echo "FAILED: the server log does not record token requests" >&2; exit 1; }
+if grep -qF -e "$VIGIL_PUBLISHER_SECRET" -e "$VIGIL_READER_SECRET" "$log"; then
   echo "FAILED: a client secret appears in the server log" >&2; exit 1
+fi
+if grep -qE "eyJ[A-Za-z0-9_-]{20,}\\.eyJ" "$log"; then
+  echo "FAILED: a bearer token appears in the server log" >&2; exit 1
 fi
 echo "sdk: azure-identity, azure-monitor-ingestion and azure-monitor-query work against vigil serve"

@@ -370,3 +370,71 @@ async fn bad_input_gets_its_status_and_writes_nothing() {
     assert_eq!((status, error["error"]["code"].as_str().unwrap()), (StatusCode::NOT_FOUND, "InvalidStream"));
     assert_eq!(server.count("KeeperSecurityEventNewLogs_CL").await, 0, "nothing refused was written");
 }
+
+/// A stand-in for an organisation's identity provider (Keycloak, Entra ID): its JWKS over
+/// real HTTP, and tokens signed with its key.
+struct ExternalIdp {
+    key: rcgen::KeyPair,
+    jwks_uri: String,
+}
+
+async fn external_idp() -> ExternalIdp {
+    use base64::Engine as _;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let point = key.public_key_raw().to_vec();
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "idp-1", "use": "sig", "alg": "ES256",
+                                 "x": encode(&point[1..33]), "y": encode(&point[33..])}]});
+    let app = axum::Router::new().route("/keys", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    ExternalIdp { key, jwks_uri: format!("http://{address}/keys") }
+}
+
+impl ExternalIdp {
+    fn token(&self, key: &rcgen::KeyPair, audience: &str, subject: &str) -> String {
+        let now = chrono::Utc::now().timestamp();
+        let claims = json!({"iss": "https://idp.example.com/realms/acme", "aud": audience, "azp": subject,
+                            "sub": "f3a9c2", "iat": now, "exp": now + 300});
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("idp-1".into());
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&key.serialize_der())).unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_of_a_trusted_external_issuer_are_accepted() {
+    let server = start().await;
+    let idp = external_idp().await;
+    let control = &server.state.control;
+    control
+        .add_external_issuer(&vigil_control::ExternalIssuer {
+            tenant_id: server.tenant.clone(),
+            issuer: "https://idp.example.com/realms/acme".into(),
+            jwks_uri: idp.jwks_uri.clone(),
+        })
+        .await
+        .unwrap();
+    control
+        .assign_role(&server.tenant, "soc-console", Role::Reader, &Scope::Workspace(server.workspace.clone()))
+        .await
+        .unwrap();
+
+    let token = idp.token(&idp.key, "https://api.loganalytics.io", "soc-console");
+    let (status, body) = server.query(&server.workspace, &token, "print answer = 42").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tables"][0]["rows"][0][0], 42);
+
+    let impostor = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let forged = idp.token(&impostor, "https://api.loganalytics.io", "soc-console");
+    assert_eq!(
+        server.query(&server.workspace, &forged, "print 1").await.0,
+        StatusCode::UNAUTHORIZED,
+        "signed with another key"
+    );
+    let wrong_audience = idp.token(&idp.key, "https://monitor.azure.com", "soc-console");
+    assert_eq!(server.query(&server.workspace, &wrong_audience, "print 1").await.0, StatusCode::UNAUTHORIZED);
+    let unassigned = idp.token(&idp.key, "https://api.loganalytics.io", "someone-else");
+    assert_eq!(server.query(&server.workspace, &unassigned, "print 1").await.0, StatusCode::FORBIDDEN, "no role");
+}

@@ -116,6 +116,40 @@ pub enum AppCommand {
 }
 
 #[derive(Subcommand)]
+pub enum TenantCommand {
+    /// Accept tokens from an external OpenID Connect issuer (the organisation's Entra ID or
+    /// Keycloak) for a tenant; its keys are fetched from the JWKS URL.
+    TrustIssuer {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The issuer, exactly as its tokens' `iss` claim names it.
+        #[arg(long)]
+        issuer: String,
+        #[arg(long, value_name = "URL")]
+        jwks_uri: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RoleCommand {
+    /// Give a principal (an application's client id, or an external issuer's subject) a role.
+    Assign {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        principal: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        scope: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum TableCommand {
     /// Create or extend a table from Azure's table JSON.
     Create {
@@ -219,6 +253,30 @@ pub async fn app(command: AppCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+pub async fn tenant_command(command: TenantCommand) -> Result<(), Failure> {
+    let TenantCommand::TrustIssuer { data, tenant: tenant_name, issuer, jwks_uri } = command;
+    if !(jwks_uri.starts_with("https://") || jwks_uri.starts_with("http://")) {
+        return Err(Failure::Usage(format!("--jwks-uri must be an http(s) URL, got '{jwks_uri}'")));
+    }
+    let (_, control) = open(&data).await?;
+    let tenant = tenant(&control, tenant_name.as_deref()).await?;
+    let trusted = vigil_control::ExternalIssuer { tenant_id: tenant.id, issuer, jwks_uri };
+    control.add_external_issuer(&trusted).await.map_err(|e| Failure::Query(e.to_string()))?;
+    print_json(&serde_json::to_value(trusted).unwrap_or_default());
+    Ok(())
+}
+
+pub async fn role(command: RoleCommand) -> Result<(), Failure> {
+    let RoleCommand::Assign { data, tenant: tenant_name, principal, role, scope } = command;
+    let (_, control) = open(&data).await?;
+    let tenant = tenant(&control, tenant_name.as_deref()).await?;
+    let role: Role = role.parse().map_err(Failure::Usage)?;
+    let scope = control.resolve_scope(&tenant.id, &scope).await.map_err(|e| Failure::Usage(e.to_string()))?;
+    control.assign_role(&tenant.id, &principal, role, &scope).await.map_err(|e| Failure::Query(e.to_string()))?;
+    print_json(&json!({"tenant_id": tenant.id, "principal": principal, "role": role.name(), "scope": scope.key()}));
+    Ok(())
 }
 
 pub async fn table(command: TableCommand) -> Result<(), Failure> {

@@ -70,6 +70,12 @@ enum Command {
     /// List workspaces.
     #[command(subcommand)]
     Workspace(admin::WorkspaceCommand),
+    /// Tenant settings: trusted external token issuers.
+    #[command(subcommand)]
+    Tenant(admin::TenantCommand),
+    /// Role assignments.
+    #[command(subcommand)]
+    Role(admin::RoleCommand),
     /// Check that a query parses and binds, without running it.
     Check {
         /// Only check the syntax.
@@ -167,6 +173,8 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Table(command) => admin::table(command).await,
         Command::Dcr(command) => admin::dcr(command).await,
         Command::Workspace(command) => admin::workspace(command).await,
+        Command::Tenant(command) => admin::tenant_command(command).await,
+        Command::Role(command) => admin::role(command).await,
     }
 }
 
