@@ -57,6 +57,24 @@ print(f"  freshness: median {r['freshness_ms']['median']:.0f} ms, max {r['freshn
 print(f"  storage:   {disk:,} B of Parquet for {r['raw_json_bytes']:,} B of JSON: {r['raw_json_bytes'] / disk:.1f}x smaller (WAL after shutdown: {wal:,} B)")
 PY
 
+# The steady state the queries meet: restart with compaction every second, wait until the
+# small segments of the ingest are merged and the replaced files are gone (after their 60 s
+# grace), then stop again.
+printf '[storage]\ncompaction_interval_seconds = 1\n' > "$data/compact.toml"
+before=$(find "$segments" -name '*.parquet' | wc -l)
+"$target/vigil" serve --data-dir "$data/vigil" --config "$data/compact.toml" --listen 127.0.0.1:0 --tls-self-signed >>"$server_log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+started=$SECONDS; last=-1; stable_since=$SECONDS
+while true; do
+  sleep 5
+  now=$(find "$segments" -name '*.parquet' | wc -l)
+  if [ "$now" != "$last" ]; then last=$now; stable_since=$SECONDS; fi
+  if [ $((SECONDS - started)) -ge 75 ] && [ $((SECONDS - stable_since)) -ge 15 ]; then break; fi
+done
+kill -TERM "$server"; wait "$server" || true; trap - EXIT
+echo "  compaction: $before segments merged into $last"
+
 # The hunting queries over what the server stored.
 query_data="$data/query"
 mkdir -p "$query_data"

@@ -22,6 +22,8 @@ pub struct ServerConfig {
     /// Ingestion requests processed at once; more are refused with 429.
     pub max_concurrent_ingest: usize,
     pub flush_interval: Duration,
+    /// How often small segments are merged and expired ones dropped.
+    pub compaction_interval: Duration,
     pub segments_url: Option<String>,
 }
 
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             query_memory: 4 << 30,
             max_concurrent_ingest: 64,
             flush_interval: Duration::from_secs(30),
+            compaction_interval: Duration::from_secs(300),
             segments_url: None,
         }
     }
@@ -91,6 +94,7 @@ struct IngestFile {
 #[serde(deny_unknown_fields)]
 struct StorageFile {
     flush_interval_seconds: Option<u64>,
+    compaction_interval_seconds: Option<u64>,
     segments_url: Option<String>,
 }
 
@@ -143,6 +147,9 @@ impl ServerConfig {
         if let Some(storage) = file.storage {
             if let Some(seconds) = storage.flush_interval_seconds {
                 self.flush_interval = Duration::from_secs(seconds.max(1));
+            }
+            if let Some(seconds) = storage.compaction_interval_seconds {
+                self.compaction_interval = Duration::from_secs(seconds.max(1));
             }
             if storage.segments_url.is_some() {
                 self.segments_url = storage.segments_url;

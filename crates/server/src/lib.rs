@@ -45,6 +45,7 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
         data_dir: config.data_dir.clone(),
         segments_url: config.segments_url.clone(),
         flush_interval: config.flush_interval,
+        compaction_interval: config.compaction_interval,
         ..StoreConfig::default()
     };
     let store = Store::open(store_config).await.map_err(|e| format!("cannot open the store: {e}"))?;
