@@ -156,13 +156,15 @@ pub async fn put_table(
 ) -> Result<Response, ApiError> {
     let principal = caller(&state, &headers).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
-    let table = state.control.put_table(&workspace.id, &body).await?;
-    if table.schema.name != name {
+    // The name is checked before anything is written: a refused request changes nothing.
+    let named = vigil_kql::schema::parse_table_json(&body).map_err(|m| ApiError::bad_request("InvalidRequest", m))?;
+    if named.name != name {
         return Err(ApiError::bad_request(
             "InvalidRequest",
-            format!("The URL names table '{name}' but the body defines '{}'.", table.schema.name),
+            format!("The URL names table '{name}' but the body defines '{}'; make them match.", named.name),
         ));
     }
+    let table = state.control.put_table(&workspace.id, &body).await?;
     state.refresh().await?;
     Ok(axum::Json(
         json!({"name": table.schema.name, "workspace_id": workspace.id, "columns": table.schema.columns.len()}),
