@@ -12,6 +12,7 @@
 //!
 //! Architecture invariant: this crate knows nothing of HTTP; the server maps `StoreError`s.
 
+mod clock;
 mod error;
 mod maintenance;
 mod metadata;
@@ -36,15 +37,19 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use vigil_kql_functions::KqlColumn;
 
+pub use clock::RECEIVED_COLUMN;
 pub use error::StoreError;
 pub use maintenance::CompactionReport;
 pub use segment::SegmentInfo;
 
+use clock::ReceivedClock;
 use metadata::Metadata;
 use metrics::StoreMetrics;
 use objects::SegmentStore;
 use provider::{Snapshot, WorkspaceCatalog};
-use table::{DEFAULT_RETENTION_DAYS, TableKey, TableState, check_batch_schema, check_name, evolve_columns};
+use table::{
+    DEFAULT_RETENTION_DAYS, TableKey, TableState, check_batch_schema, check_name, evolve_columns, with_received,
+};
 use wal::{Committed, Wal};
 
 /// Locks `data_dir` for this process, or fails if another open store holds it.
@@ -135,6 +140,7 @@ struct Shared {
     /// Wakes the flush task when memtables reach `flush_bytes` (or appends are refused).
     flush_wanted: Notify,
     flush_bytes: usize,
+    clock: Arc<ReceivedClock>,
 }
 
 #[derive(Default)]
@@ -154,9 +160,18 @@ impl Shared {
     fn apply(&self, committed: Vec<Committed>) {
         let mut state = self.lock();
         for append in committed {
-            let bytes = append.batch.get_array_memory_size();
+            let batch = match with_received(append.batch, append.received) {
+                Ok(batch) => batch,
+                Err(e) => {
+                    // Only a batch whose schema does not take one more column gets here, and
+                    // `append` checked the schema: the row stays in the WAL for the next start.
+                    tracing::error!(table = %append.key, lsn = append.lsn, "cannot stamp a committed append: {e}");
+                    continue;
+                }
+            };
+            let bytes = batch.get_array_memory_size();
             match state.tables.get_mut(&append.key) {
-                Some(table) => table.active.push(append.lsn, append.batch, bytes),
+                Some(table) => table.active.push(append.lsn, batch, bytes),
                 None => {
                     // `append` checks the table exists and tables are never removed.
                     tracing::error!(table = %append.key, lsn = append.lsn, "committed append for an unknown table");
@@ -193,9 +208,16 @@ impl Store {
         maintenance::delete_unknown_segments(&metadata, &segment_store).await?;
 
         let mut highest_lsn = state.tables.values().map(|t| t.flushed_lsn).max().unwrap_or(0);
+        let mut latest_received = state
+            .tables
+            .values()
+            .flat_map(|t| t.segments.iter().filter_map(|s| s.received.map(|(_, max)| max)))
+            .max()
+            .unwrap_or(0);
         let (mut replayed, mut skipped) = (0usize, 0usize);
         let last_seq = wal::replay(&wal_dir, |record| {
             highest_lsn = highest_lsn.max(record.lsn);
+            latest_received = latest_received.max(record.received);
             let Some(table) = state.tables.get_mut(&record.key) else {
                 return Err(StoreError::Io(format!(
                     "the WAL holds an append (LSN {}) to table {} which the catalog {} does not define",
@@ -208,7 +230,9 @@ impl Store {
                 skipped += 1;
                 return Ok(());
             }
-            table.active.push(record.lsn, record.batch, record.encoded_bytes);
+            let batch = with_received(record.batch, record.received)
+                .map_err(|e| StoreError::Io(format!("cannot stamp WAL record {}: {e}", record.lsn)))?;
+            table.active.push(record.lsn, batch, record.encoded_bytes);
             state.memtable_bytes += record.encoded_bytes;
             replayed += 1;
             Ok(())
@@ -218,20 +242,26 @@ impl Store {
         let metrics = StoreMetrics::new();
         metrics.memtable_bytes.set(state.memtable_bytes as i64);
         metrics.segments.set(state.tables.values().map(|t| t.segments.len() as i64).sum());
+        let clock = Arc::new(ReceivedClock::new(latest_received));
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             metrics: metrics.clone(),
             flush_wanted: Notify::new(),
             flush_bytes: config.flush_bytes,
+            clock: clock.clone(),
         });
         if shared.lock().memtable_bytes >= shared.flush_bytes {
             shared.flush_wanted.notify_one();
         }
         let writer_shared = shared.clone();
-        let wal =
-            Wal::start(&wal_dir, last_seq.map_or(1, |seq| seq + 1), highest_lsn + 1, metrics, move |committed| {
-                writer_shared.apply(committed)
-            })?;
+        let wal = Wal::start(
+            &wal_dir,
+            last_seq.map_or(1, |seq| seq + 1),
+            highest_lsn + 1,
+            clock,
+            metrics,
+            move |committed| writer_shared.apply(committed),
+        )?;
         let (shutdown, _) = watch::channel(false);
         let store = Arc::new(Store {
             config,
@@ -340,7 +370,29 @@ impl Store {
 
     /// The tables of one workspace, for `vigil_kql::Engine::run`.
     pub fn catalog(self: &Arc<Self>, workspace: &str) -> Arc<dyn vigil_kql::Catalog> {
-        Arc::new(WorkspaceCatalog { store: self.clone(), workspace: workspace.to_string() })
+        Arc::new(WorkspaceCatalog { store: self.clone(), workspace: workspace.to_string(), received: None })
+    }
+
+    /// The tables of one workspace restricted to the rows received in `(after, until]`
+    /// (nanoseconds; see `received_horizon`): what a detection rule's run reads.
+    pub fn received_catalog(self: &Arc<Self>, workspace: &str, after: i64, until: i64) -> Arc<dyn vigil_kql::Catalog> {
+        Arc::new(WorkspaceCatalog {
+            store: self.clone(),
+            workspace: workspace.to_string(),
+            received: Some((after, until)),
+        })
+    }
+
+    /// Every row received at or before this time (nanoseconds) is visible to queries, and every
+    /// row that is not yet will be received later.
+    pub fn received_horizon(&self) -> i64 {
+        self.shared.clock.horizon()
+    }
+
+    /// Changes to the ingestion time of the newest visible rows: wakes up whoever reads each
+    /// newly committed batch.
+    pub fn subscribe_commits(&self) -> watch::Receiver<i64> {
+        self.shared.clock.subscribe()
     }
 
     /// Lets queries run in `context` read segments: call once on the engine's session.
@@ -402,13 +454,24 @@ impl Store {
     }
 
     /// What a scan reads, taken under one lock: segments and memtables never both hold a row.
-    fn snapshot(&self, key: &TableKey, lower: Option<i64>, upper: Option<i64>) -> Snapshot {
+    fn snapshot(
+        &self,
+        key: &TableKey,
+        lower: Option<i64>,
+        upper: Option<i64>,
+        received: Option<(i64, i64)>,
+    ) -> Snapshot {
         let state = self.shared.lock();
         let Some(table) = state.tables.get(key) else {
             return Snapshot { segments: Vec::new(), batches: Vec::new() };
         };
-        let segments =
-            table.segments.iter().filter(|s| s.overlaps(lower, upper)).map(|s| (s.path.clone(), s.bytes)).collect();
+        let segments = table
+            .segments
+            .iter()
+            .filter(|s| s.overlaps(lower, upper))
+            .filter(|s| received.is_none_or(|(after, until)| s.received_within(after, until)))
+            .map(|s| (s.path.clone(), s.bytes))
+            .collect();
         Snapshot { segments, batches: table.memtable_batches() }
     }
 

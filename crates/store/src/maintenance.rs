@@ -10,6 +10,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
 
+use crate::clock::now_nanos;
 use crate::error::StoreError;
 use crate::metadata::Metadata;
 use crate::objects::SegmentStore;
@@ -94,7 +95,7 @@ impl Store {
             if let Some(frozen) = &table.frozen {
                 jobs.push(FlushJob {
                     key: key.clone(),
-                    schema: table.schema.clone(),
+                    schema: table.stored_schema.clone(),
                     batches: frozen.batches.clone(),
                     max_lsn: frozen.max_lsn,
                 });
@@ -166,7 +167,7 @@ impl Store {
                 .flat_map(|(key, table)| {
                     compaction_groups(&table.segments)
                         .into_iter()
-                        .map(move |(hour, inputs)| (key.clone(), table.schema.clone(), hour, inputs))
+                        .map(move |(hour, inputs)| (key.clone(), table.stored_schema.clone(), hour, inputs))
                 })
                 .collect()
         };
@@ -330,10 +331,6 @@ pub(crate) async fn delete_unknown_segments(
     Ok(())
 }
 
-fn now_nanos() -> i64 {
-    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
-}
-
 /// Flushes every `flush_interval`, and when the memtables reach `flush_bytes`. After a failed
 /// flush it waits a whole interval, so a broken segment store is not hammered.
 pub(crate) async fn flush_task(store: Weak<Store>, mut shutdown: watch::Receiver<bool>) {
@@ -393,6 +390,7 @@ mod tests {
             hour,
             min_time: Some(hour * HOUR_NANOS),
             max_time: Some(hour * HOUR_NANOS + 1),
+            received: None,
             rows: 1,
             bytes,
             created_at: 0,

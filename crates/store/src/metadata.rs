@@ -41,6 +41,8 @@ CREATE TABLE IF NOT EXISTS segments (
     hour INTEGER NOT NULL,
     min_time INTEGER,
     max_time INTEGER,
+    min_received INTEGER,
+    max_received INTEGER,
     rows INTEGER NOT NULL,
     bytes INTEGER NOT NULL,
     created_at INTEGER NOT NULL,
@@ -143,7 +145,7 @@ impl Metadata {
     async fn live_segments(&self, key: &TableKey) -> Result<Vec<Segment>, StoreError> {
         let failed = |e| self.failed(&format!("read the segments of table {key}"), e);
         let rows = sqlx::query(
-            "SELECT id, path, hour, min_time, max_time, rows, bytes, created_at FROM segments
+            "SELECT id, path, hour, min_time, max_time, rows, bytes, created_at, min_received, max_received FROM segments
              WHERE workspace = ? AND table_name = ? AND deleted_at IS NULL ORDER BY hour, id",
         )
         .bind(&key.workspace)
@@ -155,12 +157,15 @@ impl Metadata {
             .map(|row| -> Result<Segment, sqlx::Error> {
                 let rows: i64 = row.try_get(5)?;
                 let bytes: i64 = row.try_get(6)?;
+                let min_received: Option<i64> = row.try_get(8)?;
+                let max_received: Option<i64> = row.try_get(9)?;
                 Ok(Segment {
                     id: row.try_get(0)?,
                     path: row.try_get(1)?,
                     hour: row.try_get(2)?,
                     min_time: row.try_get(3)?,
                     max_time: row.try_get(4)?,
+                    received: min_received.zip(max_received),
                     rows: rows.max(0) as u64,
                     bytes: bytes.max(0) as u64,
                     created_at: row.try_get(7)?,
@@ -303,8 +308,9 @@ async fn insert_segments(
     for segment in added {
         let bytes = segment.data.len() as u64;
         let inserted = sqlx::query(
-            "INSERT INTO segments (workspace, table_name, path, hour, min_time, max_time, rows, bytes, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO segments (workspace, table_name, path, hour, min_time, max_time, rows, bytes, created_at,
+                                   min_received, max_received)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.workspace)
         .bind(&key.table)
@@ -315,6 +321,8 @@ async fn insert_segments(
         .bind(segment.rows as i64)
         .bind(bytes as i64)
         .bind(now)
+        .bind(segment.received.map(|(min, _)| min))
+        .bind(segment.received.map(|(_, max)| max))
         .execute(&mut **transaction)
         .await?;
         segments.push(Segment {
@@ -323,6 +331,7 @@ async fn insert_segments(
             hour: segment.hour,
             min_time: segment.min_time,
             max_time: segment.max_time,
+            received: segment.received,
             rows: segment.rows,
             bytes,
             created_at: now,

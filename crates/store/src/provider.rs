@@ -7,35 +7,55 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{ScalarValue, project_schema};
+use datafusion::common::{ScalarValue, TableReference, project_schema};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::{DataSourceExec, MemorySourceConfig};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::provider_as_source;
 use datafusion::datasource::table_schema::TableSchema;
+use datafusion::datasource::view::ViewTable;
 use datafusion::error::Result;
-use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::logical_expr::{
+    Between, BinaryExpr, Expr, LogicalPlanBuilder, Operator, TableProviderFilterPushDown, TableType,
+};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
+use datafusion::prelude::{ident, lit};
 use vigil_kql::{Catalog, Table};
 
 use crate::Store;
-use crate::table::{TIME_COLUMN, TableKey, conform_batch};
+use crate::clock::RECEIVED_COLUMN;
+use crate::table::{TIME_COLUMN, TableKey, conform_batch, stored_schema};
 
-/// One workspace's tables.
+/// One workspace's tables, all their rows or those received in a window.
 pub(crate) struct WorkspaceCatalog {
     pub store: Arc<Store>,
     pub workspace: String,
+    /// `(after, until]` in nanoseconds of ingestion time.
+    pub received: Option<(i64, i64)>,
 }
 
 impl Catalog for WorkspaceCatalog {
     fn table(&self, name: &str) -> Option<Table> {
         let columns = self.store.table_columns(&self.workspace, name)?;
-        let schema = vigil_kql_functions::types::arrow_schema(&columns);
-        let provider = StoredTable { store: self.store.clone(), key: TableKey::new(&self.workspace, name), schema };
-        Some(Table { name: name.to_string(), columns, provider: Arc::new(provider), aliases: Vec::new() })
+        let key = TableKey::new(&self.workspace, name);
+        let provider: Arc<dyn TableProvider> = match self.received {
+            None => {
+                let schema = vigil_kql_functions::types::arrow_schema(&columns);
+                Arc::new(StoredTable { store: self.store.clone(), key, schema, received: None })
+            }
+            Some(window) => match received_view(&self.store, key, &columns, window) {
+                Ok(view) => view,
+                Err(error) => {
+                    tracing::error!(table = name, %error, "cannot restrict the table to an ingestion window");
+                    return None;
+                }
+            },
+        };
+        Some(Table { name: name.to_string(), columns, provider, aliases: Vec::new() })
     }
 
     fn table_names(&self) -> Vec<String> {
@@ -43,11 +63,33 @@ impl Catalog for WorkspaceCatalog {
     }
 }
 
+/// The rows of a table received in `(after, until]`, without the ingestion time column: a
+/// view filtering a scan that prunes segments by their ingestion times.
+fn received_view(
+    store: &Arc<Store>,
+    key: TableKey,
+    columns: &[vigil_kql_functions::KqlColumn],
+    (after, until): (i64, i64),
+) -> Result<Arc<dyn TableProvider>> {
+    let table = key.table.clone();
+    let scan =
+        StoredTable { store: store.clone(), key, schema: stored_schema(columns), received: Some((after, until)) };
+    let bound = |nanos: i64| lit(ScalarValue::TimestampNanosecond(Some(nanos), None));
+    let window = ident(RECEIVED_COLUMN).gt(bound(after)).and(ident(RECEIVED_COLUMN).lt_eq(bound(until)));
+    let plan = LogicalPlanBuilder::scan(TableReference::bare(table), provider_as_source(Arc::new(scan)), None)?
+        .filter(window)?
+        .project(columns.iter().map(|c| ident(&c.name)))?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
+}
+
 /// A table's rows as of the scan, in the schema the table had when the query was bound.
 struct StoredTable {
     store: Arc<Store>,
     key: TableKey,
     schema: SchemaRef,
+    /// Only segments that may hold rows received in `(after, until]` are read.
+    received: Option<(i64, i64)>,
 }
 
 impl fmt::Debug for StoredTable {
@@ -79,7 +121,7 @@ impl TableProvider for StoredTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let range = TimeRange::of_filters(filters);
-        let snapshot = self.store.snapshot(&self.key, range.lower, range.upper);
+        let snapshot = self.store.snapshot(&self.key, range.lower, range.upper, self.received);
         let partitions = state.config().target_partitions().max(1);
         let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         if !snapshot.segments.is_empty() {
@@ -203,8 +245,6 @@ fn timestamp_literal(expr: &Expr) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::prelude::{ident, lit};
-
     use super::*;
 
     /// The column, named without the SQL case folding of `col`.

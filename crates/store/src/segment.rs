@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::compute::{SortOptions, concat_batches, sort_to_indices, take_record_batch};
+use datafusion::arrow::compute::{SortOptions, concat_batches, max, min, sort_to_indices, take_record_batch};
 use datafusion::arrow::datatypes::{SchemaRef, TimestampNanosecondType};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
@@ -13,6 +13,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::SortingColumn;
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use crate::clock::RECEIVED_COLUMN;
 use crate::error::StoreError;
 use crate::table::{TableKey, conform_batch, time_column_index};
 
@@ -42,6 +43,8 @@ pub(crate) struct Segment {
     pub hour: i64,
     pub min_time: Option<i64>,
     pub max_time: Option<i64>,
+    /// The earliest and latest ingestion time; `None` for segments written before it was kept.
+    pub received: Option<(i64, i64)>,
     pub rows: u64,
     pub bytes: u64,
     pub created_at: i64,
@@ -66,6 +69,11 @@ impl Segment {
         };
         lower.is_none_or(|lower| max_time >= lower) && upper.is_none_or(|upper| min_time <= upper)
     }
+
+    /// Whether the segment may hold rows received in `(after, until]`.
+    pub fn received_within(&self, after: i64, until: i64) -> bool {
+        self.received.is_none_or(|(min, max)| max > after && min <= until)
+    }
 }
 
 /// A segment written to memory, ready to be put in the segment store.
@@ -75,6 +83,7 @@ pub(crate) struct EncodedSegment {
     pub hour: i64,
     pub min_time: Option<i64>,
     pub max_time: Option<i64>,
+    pub received: Option<(i64, i64)>,
     pub rows: u64,
 }
 
@@ -141,12 +150,17 @@ fn encode_segment(
     let mut writer = ArrowWriter::try_new(Vec::new(), rows.schema(), Some(properties))?;
     writer.write(rows)?;
     let data = writer.into_inner()?;
+    let received = rows.column_by_name(RECEIVED_COLUMN).and_then(|column| {
+        let times = column.as_primitive_opt::<TimestampNanosecondType>()?;
+        Some((min(times)?, max(times)?))
+    });
     Ok(EncodedSegment {
         path: segment_path(key, hour),
         data: Bytes::from(data),
         hour,
         min_time: bounds.map(|(min, _)| min),
         max_time: bounds.map(|(_, max)| max),
+        received,
         rows: rows.num_rows() as u64,
     })
 }

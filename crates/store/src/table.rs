@@ -4,12 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, new_null_array};
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::array::{ArrayRef, TimestampNanosecondArray, new_null_array};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
-use vigil_kql_functions::KqlColumn;
+use vigil_kql_functions::{KqlColumn, KqlType};
 
+use crate::clock::RECEIVED_COLUMN;
 use crate::error::StoreError;
 use crate::segment::Segment;
 
@@ -69,7 +70,10 @@ impl Memtable {
 
 pub(crate) struct TableState {
     pub columns: Vec<KqlColumn>,
+    /// The columns as queries see them.
     pub schema: SchemaRef,
+    /// The columns and the ingestion time, as memtables and segments hold them.
+    pub stored_schema: SchemaRef,
     pub retention_days: u32,
     /// Every append to this table with an LSN up to this one is in a segment.
     pub flushed_lsn: u64,
@@ -85,6 +89,7 @@ impl TableState {
     pub fn new(columns: Vec<KqlColumn>, retention_days: u32, flushed_lsn: u64) -> TableState {
         let schema = vigil_kql_functions::types::arrow_schema(&columns);
         TableState {
+            stored_schema: stored_schema(&columns),
             columns,
             schema,
             retention_days,
@@ -97,6 +102,7 @@ impl TableState {
 
     pub fn set_columns(&mut self, columns: Vec<KqlColumn>) {
         self.schema = vigil_kql_functions::types::arrow_schema(&columns);
+        self.stored_schema = stored_schema(&columns);
         self.columns = columns;
     }
 
@@ -105,6 +111,24 @@ impl TableState {
         let frozen = self.frozen.iter().flat_map(|m| m.batches.iter());
         frozen.chain(self.active.batches.iter()).cloned().collect()
     }
+}
+
+/// A table's columns followed by its ingestion time.
+pub(crate) fn stored_schema(columns: &[KqlColumn]) -> SchemaRef {
+    let mut with_received = columns.to_vec();
+    with_received.push(KqlColumn::new(RECEIVED_COLUMN, KqlType::DateTime));
+    vigil_kql_functions::types::arrow_schema(&with_received)
+}
+
+/// The batch with its rows' ingestion time as a last column.
+pub(crate) fn with_received(batch: RecordBatch, received: i64) -> Result<RecordBatch, ArrowError> {
+    let (schema, mut columns, rows) = batch.into_parts();
+    let mut fields: Vec<_> = schema.fields().iter().cloned().collect();
+    fields.push(Arc::new(Field::new(RECEIVED_COLUMN, DataType::Timestamp(TimeUnit::Nanosecond, None), false)));
+    columns.push(Arc::new(TimestampNanosecondArray::from_value(received, rows)));
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(Arc::new(schema), columns, &options)
 }
 
 /// Workspace and table names become object-store path segments, so they are restricted to
@@ -221,7 +245,6 @@ pub(crate) fn time_column_index(schema: &Schema) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use datafusion::arrow::array::{Array, Int64Array};
-    use vigil_kql_functions::KqlType;
 
     use super::*;
 

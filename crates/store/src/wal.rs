@@ -6,10 +6,12 @@
 //!
 //! ```text
 //! [u32 body length][u32 CRC-32 of body][body]
-//! body = [u64 lsn][u32 length][workspace][u32 length][table][Arrow IPC stream of the batch]
+//! body = [u64 lsn][i64 received][u32 length][workspace][u32 length][table][Arrow IPC stream]
 //! ```
 //!
-//! integers little-endian. One writer thread owns the current file and commits appends in
+//! integers little-endian; `received` is the group commit's ingestion time (nanoseconds since
+//! the epoch, see `ReceivedClock`), so a replayed row keeps the ingestion time it was
+//! acknowledged with. One writer thread owns the current file and commits appends in
 //! groups: it takes every append waiting in its channel, writes them, and fsyncs once, so
 //! concurrent appends share an fsync.
 
@@ -26,13 +28,14 @@ use datafusion::arrow::ipc::writer::StreamWriter;
 use datafusion::arrow::record_batch::RecordBatch;
 use tokio::sync::oneshot;
 
+use crate::clock::ReceivedClock;
 use crate::error::{StoreError, io_error};
 use crate::metrics::StoreMetrics;
 use crate::table::TableKey;
 
 const FRAME_HEADER_BYTES: usize = 8;
-/// A body holds at least its LSN and two name lengths.
-const MIN_BODY_BYTES: usize = 16;
+/// A body holds at least its LSN, its ingestion time and two name lengths.
+const MIN_BODY_BYTES: usize = 24;
 /// Appends committed under one fsync at most; the rest wait for the next group, so one group
 /// cannot grow without bound while callers keep arriving.
 const MAX_GROUP_APPENDS: usize = 4096;
@@ -92,9 +95,10 @@ pub(crate) fn encode_batch(batch: &RecordBatch) -> Result<Vec<u8>, StoreError> {
 }
 
 /// The fixed part of a frame's body, before the IPC bytes.
-fn body_prefix(lsn: u64, key: &TableKey) -> Vec<u8> {
+fn body_prefix(lsn: u64, received: i64, key: &TableKey) -> Vec<u8> {
     let mut prefix = Vec::with_capacity(MIN_BODY_BYTES + key.workspace.len() + key.table.len());
     prefix.extend_from_slice(&lsn.to_le_bytes());
+    prefix.extend_from_slice(&received.to_le_bytes());
     for name in [&key.workspace, &key.table] {
         prefix.extend_from_slice(&(name.len() as u32).to_le_bytes());
         prefix.extend_from_slice(name.as_bytes());
@@ -107,8 +111,8 @@ pub(crate) fn max_payload_bytes(key: &TableKey) -> usize {
     u32::MAX as usize - MIN_BODY_BYTES - key.workspace.len() - key.table.len()
 }
 
-fn write_frame(out: &mut impl Write, lsn: u64, key: &TableKey, ipc: &[u8]) -> std::io::Result<u64> {
-    let prefix = body_prefix(lsn, key);
+fn write_frame(out: &mut impl Write, lsn: u64, received: i64, key: &TableKey, ipc: &[u8]) -> std::io::Result<u64> {
+    let prefix = body_prefix(lsn, received, key);
     let body_length = prefix.len() + ipc.len();
     let mut checksum = crc32fast::Hasher::new();
     checksum.update(&prefix);
@@ -124,6 +128,8 @@ fn write_frame(out: &mut impl Write, lsn: u64, key: &TableKey, ipc: &[u8]) -> st
 /// One frame read back.
 pub(crate) struct WalRecord {
     pub lsn: u64,
+    /// Ingestion time of the append, nanoseconds since the epoch.
+    pub received: i64,
     pub key: TableKey,
     pub batch: RecordBatch,
     /// The batch's size in the frame. A decoded batch's columns share the frame's buffer,
@@ -193,7 +199,10 @@ fn parse_body(body: &[u8]) -> Result<WalRecord, String> {
     let mut lsn_bytes = [0u8; 8];
     lsn_bytes.copy_from_slice(&body[..8]);
     let lsn = u64::from_le_bytes(lsn_bytes);
-    let mut position = 8;
+    let mut received_bytes = [0u8; 8];
+    received_bytes.copy_from_slice(&body[8..16]);
+    let received = i64::from_le_bytes(received_bytes);
+    let mut position = 16;
     let mut names = Vec::with_capacity(2);
     for what in ["workspace", "table"] {
         let length = read_u32(body, position).ok_or_else(|| format!("the {what} name's length is cut off"))? as usize;
@@ -208,7 +217,7 @@ fn parse_body(body: &[u8]) -> Result<WalRecord, String> {
     let schema = reader.schema();
     let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     let batch = concat_batches(&schema, &batches).map_err(|e| e.to_string())?;
-    Ok(WalRecord { lsn, key: TableKey { workspace, table }, batch, encoded_bytes: body.len() - position })
+    Ok(WalRecord { lsn, received, key: TableKey { workspace, table }, batch, encoded_bytes: body.len() - position })
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
@@ -276,6 +285,7 @@ fn truncate(path: &Path, length: u64) -> Result<(), StoreError> {
 /// An append the writer has made durable, in LSN order, for the memtables.
 pub(crate) struct Committed {
     pub lsn: u64,
+    pub received: i64,
     pub key: TableKey,
     pub batch: RecordBatch,
 }
@@ -309,6 +319,7 @@ impl Wal {
         dir: &Path,
         seq: u64,
         next_lsn: u64,
+        clock: Arc<ReceivedClock>,
         metrics: StoreMetrics,
         apply: impl FnMut(Vec<Committed>) + Send + 'static,
     ) -> Result<Wal, StoreError> {
@@ -320,6 +331,7 @@ impl Wal {
             file,
             file_length: 0,
             next_lsn,
+            clock,
             broken: None,
             current_seq: current_seq.clone(),
             metrics,
@@ -394,6 +406,7 @@ struct Writer<F> {
     file: File,
     file_length: u64,
     next_lsn: u64,
+    clock: Arc<ReceivedClock>,
     /// Set when a failed write could not be undone: the file's end is unknown, so nothing more
     /// may be appended to it until a restart recovers it.
     broken: Option<String>,
@@ -446,7 +459,8 @@ impl<F: FnMut(Vec<Committed>)> Writer<F> {
         }
         let started = Instant::now();
         let first_lsn = self.next_lsn;
-        let written = self.write_group(&group, first_lsn);
+        let received = self.clock.stamp();
+        let written = self.write_group(&group, first_lsn, received);
         match written {
             Ok(bytes) => {
                 self.file_length += bytes;
@@ -458,15 +472,17 @@ impl<F: FnMut(Vec<Committed>)> Writer<F> {
                 let mut committed = Vec::with_capacity(group.len());
                 let mut acknowledgements = Vec::with_capacity(group.len());
                 for (lsn, append) in (first_lsn..).zip(group) {
-                    committed.push(Committed { lsn, key: append.key, batch: append.batch });
+                    committed.push(Committed { lsn, received, key: append.key, batch: append.batch });
                     acknowledgements.push(append.done);
                 }
                 (self.apply)(committed);
+                self.clock.committed(received);
                 for done in acknowledgements {
                     let _ = done.send(Ok(()));
                 }
             }
             Err(cause) => {
+                self.clock.abandoned();
                 let error = io_error(format!("cannot write WAL file {}", self.path.display()), &cause);
                 tracing::error!(file = %self.path.display(), "WAL write failed, {} appends rejected: {cause}", group.len());
                 if let Err(undo) = self.file.set_len(self.file_length).and_then(|()| self.file.sync_all()) {
@@ -485,11 +501,11 @@ impl<F: FnMut(Vec<Committed>)> Writer<F> {
         }
     }
 
-    fn write_group(&mut self, group: &[PendingAppend], first_lsn: u64) -> std::io::Result<u64> {
+    fn write_group(&mut self, group: &[PendingAppend], first_lsn: u64, received: i64) -> std::io::Result<u64> {
         let mut out = BufWriter::with_capacity(1 << 20, &self.file);
         let mut bytes = 0;
         for (lsn, append) in (first_lsn..).zip(group) {
-            bytes += write_frame(&mut out, lsn, &append.key, &append.ipc)?;
+            bytes += write_frame(&mut out, lsn, received, &append.key, &append.ipc)?;
         }
         out.flush()?;
         drop(out);
@@ -539,7 +555,7 @@ mod tests {
         let path = dir.join(file_name(seq));
         let mut bytes = Vec::new();
         for (lsn, batch) in frames {
-            write_frame(&mut bytes, *lsn, &key(), &encode_batch(batch).expect("encodes")).expect("writes");
+            write_frame(&mut bytes, *lsn, 1, &key(), &encode_batch(batch).expect("encodes")).expect("writes");
         }
         std::fs::write(&path, bytes).expect("writes file");
         path
@@ -570,7 +586,7 @@ mod tests {
         let whole = std::fs::metadata(&path).expect("metadata").len();
         let first_frame = {
             let mut bytes = Vec::new();
-            write_frame(&mut bytes, 1, &key(), &encode_batch(&batch(&[1])).expect("encodes")).expect("writes")
+            write_frame(&mut bytes, 1, 1, &key(), &encode_batch(&batch(&[1])).expect("encodes")).expect("writes")
         };
         for cut in [whole - 1, first_frame + 3, first_frame + 20] {
             let bytes = std::fs::read(&path).expect("reads");
