@@ -242,14 +242,14 @@ fn realworld(args: &[String]) -> Result<bool, String> {
         let id = case["id"].as_str().unwrap_or_default();
         let query = case["query"].as_str().unwrap_or_default();
         match engine.check(query, &catalog, true) {
-            Ok(()) => parsed += 1,
+            Ok(_) => parsed += 1,
             Err(error) => {
                 unparsed.push(format!("{id}: {}", first_line(&error, query)));
                 continue;
             }
         }
         match engine.check(query, &catalog, false) {
-            Ok(()) => bound += 1,
+            Ok(_) => bound += 1,
             Err(error) => {
                 let message = first_line(&error, query);
                 let key = message.split('\'').next().unwrap_or(&message).to_string();

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use vigil_kql_functions::{CallContext, Value};
+use vigil_kql_functions::{CallContext, KqlColumn, Value};
 use vigil_kql_syntax::parse;
 
 use crate::bind::{Binder, Executor};
@@ -75,18 +75,19 @@ impl Engine {
         &self.context
     }
 
-    /// Parses and binds without running anything: the diagnostics a query would get.
-    pub fn check(&self, query: &str, catalog: &dyn Catalog, syntax_only: bool) -> Result<(), QueryError> {
+    /// Parses and binds without running anything: the diagnostics a query would get. Returns
+    /// the columns of the first result (none when `syntax_only` or the query returns nothing).
+    pub fn check(&self, query: &str, catalog: &dyn Catalog, syntax_only: bool) -> Result<Vec<KqlColumn>, QueryError> {
         let parsed = parse(query);
         if parsed.has_errors() {
             return Err(QueryError::Invalid(parsed.diagnostics));
         }
         if syntax_only {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut binder = Binder::new(catalog, None, call_context(&RunOptions::default()));
-        binder.bind_query(&parsed.query)?;
-        Ok(())
+        let results = binder.bind_query(&parsed.query)?;
+        Ok(results.into_iter().next().map(|result| result.relation.columns).unwrap_or_default())
     }
 
     /// Parses, binds and runs a query. Must be called on a multi-threaded Tokio runtime:

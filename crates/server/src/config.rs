@@ -25,6 +25,8 @@ pub struct ServerConfig {
     /// How often small segments are merged and expired ones dropped.
     pub compaction_interval: Duration,
     pub segments_url: Option<String>,
+    /// Analytics-rule queries run at once.
+    pub rule_concurrency: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             flush_interval: Duration::from_secs(30),
             compaction_interval: Duration::from_secs(300),
             segments_url: None,
+            rule_concurrency: 2,
         }
     }
 }
@@ -67,6 +70,13 @@ struct ConfigFile {
     query: Option<QueryFile>,
     ingest: Option<IngestFile>,
     storage: Option<StorageFile>,
+    detection: Option<DetectionFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectionFile {
+    rule_concurrency: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -143,6 +153,9 @@ impl ServerConfig {
         }
         if let Some(limit) = file.ingest.and_then(|i| i.max_concurrent_requests) {
             self.max_concurrent_ingest = limit.max(1);
+        }
+        if let Some(concurrency) = file.detection.and_then(|d| d.rule_concurrency) {
+            self.rule_concurrency = concurrency.max(1);
         }
         if let Some(storage) = file.storage {
             if let Some(seconds) = storage.flush_interval_seconds {

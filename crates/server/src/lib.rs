@@ -1,5 +1,6 @@
 //! `vigil serve`: one process that issues tokens, receives logs through the Logs Ingestion
-//! API, stores them durably, and answers KQL over the Log Analytics query API.
+//! API, stores them durably, answers KQL over the Log Analytics query API, runs the
+//! analytics rules, and serves alerts and incidents over Defender's APIs.
 //!
 //! Handlers are thin: they authenticate ([`state::AppState::authenticate`]), authorise against
 //! the control plane, and call the store and the engine. Every API family answers errors in
@@ -7,6 +8,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod detection;
 pub mod error;
 pub mod ingestion;
 pub mod metrics;
@@ -24,8 +26,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use vigil_control::{Bootstrap, Control};
+use vigil_detect::{Deliverer, Detection, Scheduler};
 use vigil_store::{Store, StoreConfig};
 
 use crate::config::{ServerConfig, TlsMode};
@@ -49,9 +52,10 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
         ..StoreConfig::default()
     };
     let store = Store::open(store_config).await.map_err(|e| format!("cannot open the store: {e}"))?;
+    let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(|e| e.to_string())?;
     let tokens = TokenService::load(&control).await?;
     let metrics = Metrics::new(&store);
-    let state = Arc::new(AppState::new(config, control, store, tokens, metrics));
+    let state = Arc::new(AppState::new(config, control, store, detection, tokens, metrics));
     state.refresh().await.map_err(|e| e.message)?;
     Ok((state, bootstrap))
 }
@@ -73,6 +77,26 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/workspaces/{workspace}/tables/{name}", put(admin::put_table))
         .route("/api/workspaces/{workspace}/dcrs", get(admin::list_dcrs))
         .route("/api/workspaces/{workspace}/dcrs/{name}", put(admin::put_dcr))
+        .route("/api/alerts", get(detection::list_alerts))
+        .route("/api/alerts/{id}", get(detection::get_alert).patch(detection::patch_alert))
+        .route("/api/incidents", get(detection::list_incidents))
+        .route("/api/incidents/{id}", get(detection::get_incident).patch(detection::patch_incident))
+        .route("/api/incidents/{id}/comments", post(detection::add_incident_comment))
+        .route("/api/workspaces/{workspace}/rules", get(detection::list_rules).post(detection::import_rule))
+        .route("/api/workspaces/{workspace}/rules/test", post(detection::test_rule))
+        .route(
+            "/api/workspaces/{workspace}/rules/{id}",
+            get(detection::get_rule).patch(detection::patch_rule).delete(detection::delete_rule),
+        )
+        .route(
+            "/api/workspaces/{workspace}/automation",
+            get(detection::list_automation).post(detection::import_automation),
+        )
+        .route(
+            "/api/workspaces/{workspace}/suppressionRules",
+            get(detection::list_suppressions).post(detection::add_suppression),
+        )
+        .route("/api/workspaces/{workspace}/suppressionRules/{id}", delete(detection::delete_suppression))
         .fallback(|| async { ApiError::not_found("NotFound", "There is no such API.") })
         .layer(axum::middleware::map_request(host_from_authority))
         .with_state(state)
@@ -115,6 +139,7 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     if let Some(bootstrap) = bootstrap {
         announce_bootstrap(&config, &bootstrap)?;
     }
+    let background = start_detection(&state);
     let app = router(state.clone());
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
@@ -146,11 +171,47 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
             axum_server::bind_rustls(config.listen, tls).handle(handle).serve(app.into_make_service()).await
         }
     };
+    background.stop().await;
     let closed = state.store.close().await;
+    state.detection.close().await;
     served.map_err(|e| format!("cannot serve on {}: {e}", config.listen))?;
     closed.map_err(|e| format!("the store did not close cleanly: {e}"))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The detection tasks: the rule scheduler, playbook deliveries, and the outbox that feeds
+/// `SecurityAlert` and `SecurityIncident`.
+pub struct Background {
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Stops the tasks and waits for them: runs in progress finish and commit.
+    pub async fn stop(self) {
+        self.shutdown.send_replace(true);
+        for task in self.tasks {
+            if let Err(e) = task.await {
+                tracing::error!("a detection task failed: {e}");
+            }
+        }
+    }
+}
+
+pub fn start_detection(state: &Arc<AppState>) -> Background {
+    let (shutdown, _) = tokio::sync::watch::channel(false);
+    let engine = vigil_kql::Engine::new();
+    state.store.register_object_store(engine.session());
+    let scheduler = Scheduler::new(state.detection.clone(), state.store.clone(), engine, state.config.rule_concurrency);
+    let public_url = state.config.public_url.clone().unwrap_or_else(|| format!("https://{}", state.config.listen));
+    let deliverer = Deliverer::new(state.detection.clone(), &public_url);
+    let tasks = vec![
+        tokio::spawn(scheduler.run(shutdown.subscribe())),
+        tokio::spawn(deliverer.run(shutdown.subscribe())),
+        tokio::spawn(detection::pump_outbox(state.clone(), shutdown.subscribe())),
+    ];
+    Background { shutdown, tasks }
 }
 
 /// Tells the user how to log in on the first start. The secret goes to a file only the user

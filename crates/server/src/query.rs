@@ -78,7 +78,7 @@ async fn run(state: &AppState, workspace_id: &str, headers: &HeaderMap, body: &[
         _ => None,
     };
     let catalog: Arc<dyn Catalog> = match range {
-        Some((start, end)) => Arc::new(TimeRangeCatalog { inner: state.store.catalog(&workspace.id), start, end }),
+        Some((start, end)) => time_range_catalog(state.store.catalog(&workspace.id), start, end),
         None => state.store.catalog(&workspace.id),
     };
     let engine = state.query_engine()?;
@@ -196,6 +196,12 @@ fn parse_duration(text: &str) -> Result<i64, String> {
 /// The workspace's tables seen through the request's time range: each table with a
 /// `TimeGenerated` column reads only the rows in `[start, end]`, and the filter reaches the
 /// store's scan so that it prunes segments.
+/// The catalog's tables restricted to rows with a `TimeGenerated` in `[start, end]`
+/// (nanoseconds).
+pub fn time_range_catalog(inner: Arc<dyn Catalog>, start: i64, end: i64) -> Arc<dyn Catalog> {
+    Arc::new(TimeRangeCatalog { inner, start, end })
+}
+
 struct TimeRangeCatalog {
     inner: Arc<dyn Catalog>,
     start: i64,

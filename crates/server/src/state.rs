@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 use tokio::sync::{Mutex, Semaphore};
 use vigil_control::{Control, Dcr, ExternalIssuer, Role};
+use vigil_detect::Detection;
 use vigil_kql::Engine;
 use vigil_store::Store;
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub config: ServerConfig,
     pub control: Control,
     pub store: Arc<Store>,
+    pub detection: Arc<Detection>,
     pub tokens: TokenService,
     pub metrics: Metrics,
     /// The session DCR transforms run in. Shared: a transform reads only its request's batch,
@@ -44,6 +46,7 @@ impl AppState {
         config: ServerConfig,
         control: Control,
         store: Arc<Store>,
+        detection: Arc<Detection>,
         tokens: TokenService,
         metrics: Metrics,
     ) -> Self {
@@ -52,6 +55,7 @@ impl AppState {
             config,
             control,
             store,
+            detection,
             tokens,
             metrics,
             transform_engine: Engine::new(),
@@ -75,6 +79,7 @@ impl AppState {
         if cache.generation == generation {
             return Ok(());
         }
+        self.define_security_tables().await?;
         for table in self.control.tables(None).await? {
             self.store
                 .define_table(&table.workspace_id, &table.schema.name, &table.schema.columns, table.retention_days)
@@ -85,6 +90,23 @@ impl AppState {
             external_issuers: Arc::new(self.control.external_issuers().await?),
             ..Cache::default()
         };
+        Ok(())
+    }
+
+    /// Every workspace has the tables detection writes to, `SecurityAlert` and
+    /// `SecurityIncident`, as Log Analytics defines them.
+    async fn define_security_tables(&self) -> Result<(), ApiError> {
+        let tables = self.control.tables(None).await?;
+        for workspace in self.control.workspaces(None).await? {
+            for (name, schema) in [
+                ("SecurityAlert", vigil_detect::SECURITY_ALERT_SCHEMA),
+                ("SecurityIncident", vigil_detect::SECURITY_INCIDENT_SCHEMA),
+            ] {
+                if !tables.iter().any(|t| t.workspace_id == workspace.id && t.schema.name == name) {
+                    self.control.put_table(&workspace.id, schema).await?;
+                }
+            }
+        }
         Ok(())
     }
 

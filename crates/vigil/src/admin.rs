@@ -22,7 +22,7 @@ pub struct DataDirArgs {
 }
 
 impl DataDirArgs {
-    fn load(&self) -> Result<ServerConfig, Failure> {
+    pub(crate) fn load(&self) -> Result<ServerConfig, Failure> {
         let mut config = ServerConfig::load(self.config.as_deref()).map_err(Failure::Usage)?;
         if let Some(dir) = &self.data_dir {
             config.data_dir = dir.clone();
@@ -303,12 +303,16 @@ pub async fn dcr(command: DcrCommand) -> Result<(), Failure> {
     let workspace = control.workspace(None, &workspace).await.map_err(|e| Failure::Usage(e.to_string()))?;
     let dcr =
         control.put_dcr(&workspace.id, &text).await.map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
-    let origin = config.public_url.clone().unwrap_or_else(|| {
+    print_json(&vigil_server::admin::dcr_summary(&dcr, &origin_of(&config)));
+    Ok(())
+}
+
+/// Where sources reach the server: its public URL, or its listen address.
+pub(crate) fn origin_of(config: &ServerConfig) -> String {
+    config.public_url.clone().map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| {
         let scheme = if config.tls == TlsMode::Disabled { "http" } else { "https" };
         format!("{scheme}://{}", config.listen)
-    });
-    print_json(&vigil_server::admin::dcr_summary(&dcr, &origin));
-    Ok(())
+    })
 }
 
 pub async fn workspace(command: WorkspaceCommand) -> Result<(), Failure> {

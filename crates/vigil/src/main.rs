@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod admin;
+mod detect;
 mod remote;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -76,6 +77,18 @@ enum Command {
     /// Role assignments.
     #[command(subcommand)]
     Role(admin::RoleCommand),
+    /// Analytics rules (Sentinel's YAML): import, list, enable, disable, export, test.
+    #[command(subcommand)]
+    Rule(detect::RuleCommand),
+    /// Playbooks and automation rules.
+    #[command(subcommand)]
+    Automation(detect::AutomationCommand),
+    /// Suppression rules: silence matching alerts for a while, with who and why.
+    #[command(subcommand)]
+    Suppression(detect::SuppressionCommand),
+    /// Content packs: tables, DCRs, rules and workbooks for a product.
+    #[command(subcommand)]
+    Content(detect::ContentCommand),
     /// Check that a query parses and binds, without running it.
     Check {
         /// Only check the syntax.
@@ -166,7 +179,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let engine = Engine::new();
             let schemas = read_schemas(&schemas)?;
             let catalog = catalog(&engine, &[], &schemas).await?;
-            engine.check(&query, &catalog, syntax_only).map_err(|e| query_failure(&e, &query))
+            engine.check(&query, &catalog, syntax_only).map(|_| ()).map_err(|e| query_failure(&e, &query))
         }
         Command::Serve(args) => admin::serve(args).await,
         Command::App(command) => admin::app(command).await,
@@ -175,6 +188,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Workspace(command) => admin::workspace(command).await,
         Command::Tenant(command) => admin::tenant_command(command).await,
         Command::Role(command) => admin::role(command).await,
+        Command::Rule(command) => detect::rule(command).await,
+        Command::Automation(command) => detect::automation(command).await,
+        Command::Suppression(command) => detect::suppression(command).await,
+        Command::Content(command) => detect::content(command).await,
     }
 }
 

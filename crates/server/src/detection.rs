@@ -1,0 +1,532 @@
+//! Detection over REST: Defender-compatible alerts and incidents APIs, analytics rules,
+//! automation and suppression rules; and the background work that feeds the `SecurityAlert`
+//! and `SecurityIncident` tables from the detection database's outbox.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+use tokio::sync::watch;
+use vigil_control::{Role, Workspace};
+use vigil_detect::api::{self, ALERT_PROPERTIES, INCIDENT_PROPERTIES};
+use vigil_detect::automation::{PlaybookTarget, parse_automation};
+use vigil_detect::state::{Page, RuleRecord};
+use vigil_detect::suppression::NewSuppression;
+use vigil_detect::{DetectionError, Scope, parse_rule, validate_query};
+
+use crate::error::ApiError;
+use crate::records::records_to_batch;
+use crate::state::AppState;
+use crate::tokens::{DEFENDER_AUDIENCES, MANAGEMENT_AUDIENCE, Principal};
+
+/// `$top` of the alerts and incidents APIs at most, as Defender allows.
+const MAX_TOP: i64 = 10_000;
+
+impl From<DetectionError> for ApiError {
+    fn from(error: DetectionError) -> ApiError {
+        ApiError::internal(error.0)
+    }
+}
+
+/// Tokens for Defender's API audiences (what SIEM connectors ask for) or for management.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let mut audiences: Vec<&str> = DEFENDER_AUDIENCES.to_vec();
+    audiences.push(MANAGEMENT_AUDIENCE);
+    state.authenticate(headers, &audiences, true).await
+}
+
+/// The caller's tenant and the workspaces where it holds `role`.
+async fn scope_for(state: &AppState, principal: &Principal, role: Role) -> Result<Scope, ApiError> {
+    let mut workspaces = Vec::new();
+    for workspace in state.control.workspaces(Some(&principal.tenant_id)).await? {
+        if state.allowed(principal, role, &workspace.tenant_id, &workspace.id, None).await? {
+            workspaces.push(workspace.id);
+        }
+    }
+    Ok(Scope::tenant(&principal.tenant_id, Some(workspaces)))
+}
+
+#[derive(Deserialize)]
+pub struct ListParameters {
+    #[serde(rename = "$filter")]
+    filter: Option<String>,
+    #[serde(rename = "$top")]
+    top: Option<String>,
+    #[serde(rename = "$skip")]
+    skip: Option<String>,
+    #[serde(rename = "$expand")]
+    expand: Option<String>,
+}
+
+impl ListParameters {
+    fn page(&self, properties: &[vigil_detect::odata::Property]) -> Result<Page, ApiError> {
+        let number = |name: &str, text: &Option<String>, default: i64, max: i64| -> Result<i64, ApiError> {
+            match text {
+                None => Ok(default),
+                Some(text) => match text.trim().parse::<i64>() {
+                    Ok(n) if (0..=max).contains(&n) => Ok(n),
+                    _ => Err(ApiError::bad_request(
+                        "InvalidQueryParameter",
+                        format!("{name} must be a whole number from 0 to {max}, not '{text}'"),
+                    )),
+                },
+            }
+        };
+        let filter = match &self.filter {
+            Some(text) if !text.trim().is_empty() => Some(
+                vigil_detect::odata::filter_to_sql(text, properties)
+                    .map_err(|e| ApiError::bad_request("InvalidFilter", e.to_string()))?,
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            filter,
+            top: number("$top", &self.top, MAX_TOP, MAX_TOP)?,
+            skip: number("$skip", &self.skip, 0, i64::MAX)?,
+        })
+    }
+
+    fn expands_evidence(&self) -> Result<bool, ApiError> {
+        match self.expand.as_deref().map(str::trim) {
+            None | Some("") => Ok(false),
+            Some(e) if e.eq_ignore_ascii_case("evidence") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(
+                "InvalidQueryParameter",
+                format!("$expand supports 'evidence', not '{other}'"),
+            )),
+        }
+    }
+}
+
+fn odata_list(context: &str, value: Vec<Json>) -> Response {
+    axum::Json(json!({"@odata.context": context, "value": value})).into_response()
+}
+
+pub async fn list_alerts(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(parameters): Query<ListParameters>,
+) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    let page = parameters.page(ALERT_PROPERTIES)?;
+    let evidence = parameters.expands_evidence()?;
+    let scope = scope_for(&state, &principal, Role::Reader).await?;
+    let alerts = state.detection.alerts(&scope, &page).await?;
+    let origin = state.origin(&headers);
+    Ok(odata_list(
+        &format!("{origin}/api/$metadata#Alerts"),
+        alerts.iter().map(|a| api::alert_json(a, evidence)).collect(),
+    ))
+}
+
+pub async fn get_alert(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(parameters): Query<ListParameters>,
+) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    let scope = scope_for(&state, &principal, Role::Reader).await?;
+    let alert = state.detection.alert(&scope, &id).await?.ok_or_else(|| alert_not_found(&id))?;
+    Ok(axum::Json(api::alert_json(&alert, parameters.expands_evidence()?)).into_response())
+}
+
+fn alert_not_found(id: &str) -> ApiError {
+    ApiError::not_found("NotFound", format!("Alert '{id}' was not found."))
+}
+
+fn incident_not_found(id: i64) -> ApiError {
+    ApiError::not_found("NotFound", format!("Incident {id} was not found."))
+}
+
+fn json_body(body: &Bytes) -> Result<Json, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("InvalidRequestBody", format!("the body is not JSON: {e}")))
+}
+
+pub async fn patch_alert(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    let readable = scope_for(&state, &principal, Role::Reader).await?;
+    let alert = state.detection.alert(&readable, &id).await?.ok_or_else(|| alert_not_found(&id))?;
+    let change =
+        api::parse_alert_patch(&json_body(&body)?).map_err(|e| ApiError::bad_request("InvalidRequestBody", e))?;
+    if !state.allowed(&principal, Role::Responder, &alert.tenant, &alert.workspace, None).await? {
+        return Err(ApiError::forbidden("Changing an alert takes the Responder role on its workspace."));
+    }
+    state.detection.update_alert(&id, &change, &principal.id).await?;
+    let updated = state.detection.alert(&readable, &id).await?.ok_or_else(|| alert_not_found(&id))?;
+    Ok(axum::Json(api::alert_json(&updated, false)).into_response())
+}
+
+pub async fn list_incidents(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Query(parameters): Query<ListParameters>,
+) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    let page = parameters.page(INCIDENT_PROPERTIES)?;
+    let scope = scope_for(&state, &principal, Role::Reader).await?;
+    let incidents = state.detection.incidents(&scope, &page).await?;
+    let origin = state.origin(&headers);
+    Ok(odata_list(&format!("{origin}/api/$metadata#Incidents"), incidents.iter().map(api::incident_json).collect()))
+}
+
+fn incident_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad_request("InvalidIncidentId", format!("'{text}' is not an incident id (a number)")))
+}
+
+pub async fn get_incident(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = incident_id(&id)?;
+    let principal = caller(&state, &headers).await?;
+    let scope = scope_for(&state, &principal, Role::Reader).await?;
+    let incident = state.detection.incident(&scope, id).await?.ok_or_else(|| incident_not_found(id))?;
+    Ok(axum::Json(api::incident_json(&incident)).into_response())
+}
+
+pub async fn patch_incident(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let id = incident_id(&id)?;
+    let principal = caller(&state, &headers).await?;
+    let readable = scope_for(&state, &principal, Role::Reader).await?;
+    let incident = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
+    let change =
+        api::parse_incident_patch(&json_body(&body)?).map_err(|e| ApiError::bad_request("InvalidRequestBody", e))?;
+    if !state.allowed(&principal, Role::Responder, &incident.tenant, &incident.workspace, None).await? {
+        return Err(ApiError::forbidden("Changing an incident takes the Responder role on its workspace."));
+    }
+    state.detection.update_incident(id, &change, &principal.id).await?;
+    let updated = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
+    Ok(axum::Json(api::incident_json(&updated)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewComment {
+    comment: String,
+}
+
+pub async fn add_incident_comment(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    axum::Json(body): axum::Json<NewComment>,
+) -> Result<Response, ApiError> {
+    let id = incident_id(&id)?;
+    if body.comment.trim().is_empty() {
+        return Err(ApiError::bad_request("InvalidRequestBody", "the comment is empty"));
+    }
+    let principal = caller(&state, &headers).await?;
+    let readable = scope_for(&state, &principal, Role::Reader).await?;
+    let incident = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
+    if !state.allowed(&principal, Role::Responder, &incident.tenant, &incident.workspace, None).await? {
+        return Err(ApiError::forbidden("Commenting takes the Responder role on the incident's workspace."));
+    }
+    let change = vigil_detect::state::IncidentChange { comment: Some(body.comment), ..Default::default() };
+    state.detection.update_incident(id, &change, &principal.id).await?;
+    let updated = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
+    Ok((StatusCode::CREATED, axum::Json(api::incident_json(&updated)["comments"].clone())).into_response())
+}
+
+// ---- rules, automation, suppression (management)
+
+async fn workspace_for(
+    state: &AppState,
+    principal: &Principal,
+    id_or_name: &str,
+    role: Role,
+) -> Result<Workspace, ApiError> {
+    let workspace =
+        state.control.workspace(Some(&principal.tenant_id), id_or_name).await.map_err(|_| {
+            ApiError::not_found("NotFound", format!("No workspace '{id_or_name}' in the caller's tenant."))
+        })?;
+    if !state.allowed(principal, role, &workspace.tenant_id, &workspace.id, None).await? {
+        return Err(ApiError::forbidden(format!("The caller has no {role} role on workspace '{}'.", workspace.name)));
+    }
+    Ok(workspace)
+}
+
+fn rule_json(record: &RuleRecord) -> Json {
+    let mut value = serde_json::to_value(record).unwrap_or_default();
+    value["kind"] = json!(record.rule.kind.as_str());
+    value
+}
+
+fn rule_problems(error: vigil_detect::RuleError) -> ApiError {
+    ApiError::bad_request("InvalidRule", error.to_string()).with_inner(json!({"problems": error.problems}))
+}
+
+/// Parses and validates a rule against the workspace's tables as the store has them.
+async fn checked_rule(state: &AppState, workspace: &Workspace, text: &str) -> Result<vigil_detect::Rule, ApiError> {
+    let rule = parse_rule("request body", text).map_err(rule_problems)?;
+    let catalog = state.store.catalog(&workspace.id);
+    validate_query(&state.transform_engine, &rule, catalog.as_ref(), "request body").map_err(rule_problems)?;
+    Ok(rule)
+}
+
+pub async fn list_rules(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
+    let rules = state.detection.rules(Some(&workspace.id)).await?;
+    Ok(axum::Json(rules.iter().map(rule_json).collect::<Vec<_>>()).into_response())
+}
+
+/// `POST .../rules` with a rule's YAML (or JSON): creates or replaces it by its id.
+pub async fn import_rule(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("InvalidRule", "the body is not UTF-8"))?;
+    let rule = checked_rule(&state, &workspace, text).await?;
+    let record = state.detection.put_rule(&workspace.tenant_id, &workspace.id, &rule, text, None).await?;
+    Ok((StatusCode::CREATED, axum::Json(rule_json(&record))).into_response())
+}
+
+pub async fn get_rule(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((workspace, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
+    let record = state.detection.rule(&workspace.id, &id).await?.ok_or_else(|| rule_not_found(&id))?;
+    let wants_yaml = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("yaml"));
+    if wants_yaml {
+        return Ok(([(header::CONTENT_TYPE, "application/yaml")], record.source).into_response());
+    }
+    Ok(axum::Json(rule_json(&record)).into_response())
+}
+
+fn rule_not_found(id: &str) -> ApiError {
+    ApiError::not_found("NotFound", format!("Rule '{id}' was not found."))
+}
+
+#[derive(Deserialize)]
+pub struct RuleChange {
+    enabled: bool,
+}
+
+pub async fn patch_rule(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((workspace, id)): Path<(String, String)>,
+    axum::Json(change): axum::Json<RuleChange>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
+    if !state.detection.set_rule_enabled(&workspace.id, &id, change.enabled).await? {
+        return Err(rule_not_found(&id));
+    }
+    let record = state.detection.rule(&workspace.id, &id).await?.ok_or_else(|| rule_not_found(&id))?;
+    Ok(axum::Json(rule_json(&record)).into_response())
+}
+
+pub async fn delete_rule(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((workspace, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
+    if !state.detection.delete_rule(&workspace.id, &id).await? {
+        return Err(rule_not_found(&id));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RuleTest {
+    rule: String,
+    from: String,
+    to: String,
+}
+
+/// `POST .../rules/test`: runs a rule over history (by `TimeGenerated`) and returns the alerts
+/// it would have raised, without storing anything.
+pub async fn test_rule(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+    axum::Json(test): axum::Json<RuleTest>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
+    let rule = checked_rule(&state, &workspace, &test.rule).await?;
+    let bound = |text: &str| {
+        vigil_detect::time::parse_time(text)
+            .ok_or_else(|| ApiError::bad_request("InvalidRequestBody", format!("'{text}' is not an RFC 3339 time")))
+    };
+    let (from, to) = (bound(&test.from)?, bound(&test.to)?);
+    let engine = state.query_engine()?;
+    let catalog = crate::query::time_range_catalog(state.store.catalog(&workspace.id), from, to);
+    let outcome = vigil_detect::scheduler::test_rule(&engine, &rule, catalog, to).await;
+    let (rows, drafts) = outcome.map_err(|e| ApiError::bad_request("QueryFailed", e))?;
+    Ok(axum::Json(
+        json!({"resultCount": rows, "alerts": drafts.iter().map(vigil_detect::alert::draft_json).collect::<Vec<_>>()}),
+    )
+    .into_response())
+}
+
+/// `POST .../automation` with an automation document (playbooks and automation rules).
+pub async fn import_automation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
+    let text =
+        std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("InvalidAutomation", "the body is not UTF-8"))?;
+    let known: Vec<String> = state.detection.playbooks(&workspace.id).await?.into_iter().map(|p| p.name).collect();
+    let document = parse_automation(text, &known).map_err(|e| ApiError::bad_request("InvalidAutomation", e))?;
+    for playbook in &document.playbooks {
+        state.detection.put_playbook(&workspace.id, playbook).await?;
+    }
+    for rule in &document.automation_rules {
+        state.detection.put_automation_rule(&workspace.id, rule).await?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"playbooks": document.playbooks.len(), "automationRules": document.automation_rules.len()})),
+    )
+        .into_response())
+}
+
+pub async fn list_automation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
+    let playbooks: Vec<Json> = state
+        .detection
+        .playbooks(&workspace.id)
+        .await?
+        .into_iter()
+        .map(|mut playbook| {
+            // Secrets are write-only: listing shows that one is set, never its value.
+            match &mut playbook.target {
+                PlaybookTarget::Webhook { secret, .. } => redact(secret),
+                PlaybookTarget::Email { password, .. } => redact(password),
+                _ => {}
+            }
+            serde_json::to_value(playbook).unwrap_or_default()
+        })
+        .collect();
+    let rules = state.detection.automation_rules(&workspace.id).await?;
+    Ok(axum::Json(json!({"playbooks": playbooks, "automationRules": rules})).into_response())
+}
+
+fn redact(secret: &mut Option<String>) {
+    if secret.is_some() {
+        *secret = Some("(set)".to_string());
+    }
+}
+
+pub async fn list_suppressions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
+    Ok(axum::Json(state.detection.suppressions(&workspace.id).await?).into_response())
+}
+
+pub async fn add_suppression(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(workspace): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Responder).await?;
+    let new: NewSuppression = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request("InvalidSuppressionRule", format!("not a suppression rule: {e}")))?;
+    new.check().map_err(|e| ApiError::bad_request("InvalidSuppressionRule", e))?;
+    let rule = state.detection.add_suppression(&workspace.id, &new, &principal.id).await?;
+    Ok((StatusCode::CREATED, axum::Json(rule)).into_response())
+}
+
+pub async fn delete_suppression(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((workspace, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Responder).await?;
+    if !state.detection.delete_suppression(&workspace.id, &id).await? {
+        return Err(ApiError::not_found("NotFound", format!("Suppression rule '{id}' was not found.")));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- the outbox
+
+/// Appends the outbox's `SecurityAlert` and `SecurityIncident` rows to the store until
+/// `shutdown`, then once more. A crash between an append and the outbox's deletion appends
+/// those rows again on restart: these tables are at least once, the alerts API exactly once.
+pub async fn pump_outbox(state: Arc<AppState>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = append_outbox(&state).await {
+            tracing::error!("cannot append alerts and incidents to their tables: {e}");
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.changed() => {}
+            _ = state.detection.outbox_filled.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
+
+async fn append_outbox(state: &AppState) -> Result<(), String> {
+    loop {
+        let rows = state.detection.outbox(1000).await.map_err(|e| e.to_string())?;
+        let Some(last) = rows.last().map(|r| r.seq) else { return Ok(()) };
+        let mut groups: BTreeMap<(String, String), Vec<Json>> = BTreeMap::new();
+        for row in rows {
+            groups.entry((row.workspace, row.table)).or_default().push(row.row);
+        }
+        for ((workspace, table), rows) in groups {
+            let Some(columns) = state.store.table_columns(&workspace, &table) else {
+                tracing::warn!(%workspace, %table, "the table is not defined yet; keeping its rows");
+                return Ok(());
+            };
+            let body = serde_json::to_vec(&rows).map_err(|e| e.to_string())?;
+            let batch = records_to_batch(&columns, &body).map_err(|e| format!("{table}: {e:?}"))?;
+            state.store.append(&workspace, &table, batch).await.map_err(|e| e.to_string())?;
+        }
+        state.detection.remove_outbox(last).await.map_err(|e| e.to_string())?;
+    }
+}
