@@ -17,6 +17,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 use tokio::sync::{Semaphore, watch};
 use vigil_kql::{Catalog, Engine, RunOptions};
 use vigil_store::Store;
@@ -31,17 +34,44 @@ const NRT_INTERVAL: Duration = Duration::from_millis(500);
 /// Scheduled rules are looked at this often.
 const TICK: Duration = Duration::from_secs(1);
 
-/// What the scheduler measures, for `/metrics` and the benchmark.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SchedulerStats {
-    pub runs: u64,
-    pub failures: u64,
-    pub alerts: u64,
-    /// Sum and maximum of how late runs started after their window ended, in seconds.
-    pub lag_seconds_sum: f64,
-    pub lag_seconds_max: f64,
-    /// Time spent in rule queries, in seconds.
-    pub run_seconds_sum: f64,
+/// What the scheduler measures, for `/metrics` and the benchmark. Cheap to clone: the
+/// handles share their values.
+#[derive(Clone)]
+pub struct SchedulerMetrics {
+    pub runs: Counter,
+    pub failures: Counter,
+    pub alerts: Counter,
+    /// How late a run started after the end of its window.
+    pub lag_seconds: Histogram,
+    /// How long a run took, query and commit.
+    pub run_seconds: Histogram,
+}
+
+impl Default for SchedulerMetrics {
+    fn default() -> SchedulerMetrics {
+        SchedulerMetrics {
+            runs: Counter::default(),
+            failures: Counter::default(),
+            alerts: Counter::default(),
+            lag_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 16)),
+            run_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 18)),
+        }
+    }
+}
+
+impl SchedulerMetrics {
+    /// Registers the metrics unprefixed: pass a prefixed sub-registry.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register("rule_runs", "Analytics rule runs", self.runs.clone());
+        registry.register("rule_run_failures", "Analytics rule runs that failed", self.failures.clone());
+        registry.register("alerts", "Alerts raised (not counting suppressed ones)", self.alerts.clone());
+        registry.register(
+            "rule_lag_seconds",
+            "How late rule runs start after the end of their ingestion-time window",
+            self.lag_seconds.clone(),
+        );
+        registry.register("rule_run_seconds", "Time a rule run takes, query and commit", self.run_seconds.clone());
+    }
 }
 
 pub struct Scheduler {
@@ -51,24 +81,26 @@ pub struct Scheduler {
     /// Rules being run now, by (workspace, id): a rule never runs twice at once.
     running: Mutex<HashSet<(String, String)>>,
     permits: Arc<Semaphore>,
-    stats: Mutex<SchedulerStats>,
+    metrics: SchedulerMetrics,
 }
 
 impl Scheduler {
     /// `concurrency` rule queries run at once.
-    pub fn new(detection: Arc<Detection>, store: Arc<Store>, engine: Engine, concurrency: usize) -> Arc<Scheduler> {
+    pub fn new(
+        detection: Arc<Detection>,
+        store: Arc<Store>,
+        engine: Engine,
+        concurrency: usize,
+        metrics: SchedulerMetrics,
+    ) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             detection,
             store,
             engine,
             running: Mutex::new(HashSet::new()),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            stats: Mutex::new(SchedulerStats::default()),
+            metrics,
         })
-    }
-
-    pub fn stats(&self) -> SchedulerStats {
-        *self.stats.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Runs rules until `shutdown` turns true.
@@ -129,10 +161,9 @@ impl Scheduler {
                 Ok(permit) => permit,
                 Err(_) => return,
             };
-            let lag = (now_nanos() - until).max(0) as f64 / 1e9;
+            self.metrics.lag_seconds.observe((now_nanos() - until).max(0) as f64 / 1e9);
             match self.run_window(&record, after, until).await {
                 Ok(_) => {
-                    self.note(lag, None);
                     // The run moved the watermark in the database; follow it here.
                     record.watermark = Some(until);
                     match self.detection.rule(&record.workspace, &record.rule.id).await {
@@ -145,7 +176,6 @@ impl Scheduler {
                     }
                 }
                 Err(error) => {
-                    self.note(lag, Some(()));
                     tracing::warn!(rule = %record.rule.name, workspace = %record.workspace, "rule run failed: {error}");
                     return;
                 }
@@ -156,35 +186,30 @@ impl Scheduler {
         }
     }
 
-    fn note(&self, lag: f64, failed: Option<()>) {
-        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        stats.runs += 1;
-        stats.failures += u64::from(failed.is_some());
-        stats.lag_seconds_sum += lag;
-        stats.lag_seconds_max = stats.lag_seconds_max.max(lag);
-    }
-
     /// Runs the rule over the rows received in `(after, until]` and records the outcome.
     pub async fn run_window(&self, record: &RuleRecord, after: i64, until: i64) -> Result<RunReport, String> {
         let started = Instant::now();
         let suppressed = record.suppressed_until.is_some_and(|end| end > until);
         let outcome = if suppressed { Ok((0, Vec::new())) } else { self.evaluate(record, after, until).await };
         let seconds = started.elapsed().as_secs_f64();
-        {
-            let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-            stats.run_seconds_sum += seconds;
-        }
-        match outcome {
+        self.metrics.runs.inc();
+        let recorded = match outcome {
             Ok((rows, drafts)) => {
-                let report =
-                    self.detection.record_run(record, until, rows, seconds, drafts).await.map_err(|e| e.to_string())?;
-                self.stats.lock().unwrap_or_else(|p| p.into_inner()).alerts += report.alerts as u64;
+                self.detection.record_run(record, until, rows, seconds, drafts).await.map_err(|e| e.to_string())
+            }
+            Err(error) => Err(error),
+        };
+        self.metrics.run_seconds.observe(started.elapsed().as_secs_f64());
+        match recorded {
+            Ok(report) => {
+                self.metrics.alerts.inc_by(report.alerts as u64);
                 if report.alerts > 0 {
                     tracing::info!(rule = %record.rule.name, alerts = report.alerts, incidents = report.incidents_created, "rule raised alerts");
                 }
                 Ok(report)
             }
             Err(error) => {
+                self.metrics.failures.inc();
                 if let Err(e) = self.detection.record_failure(record, seconds, &error).await {
                     tracing::error!("cannot record a failed run: {e}");
                 }

@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use vigil_control::{Bootstrap, Control};
+use vigil_detect::scheduler::SchedulerMetrics;
 use vigil_detect::{Deliverer, Detection, Scheduler};
 use vigil_store::{Store, StoreConfig};
 
@@ -54,8 +55,9 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
     let store = Store::open(store_config).await.map_err(|e| format!("cannot open the store: {e}"))?;
     let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(|e| e.to_string())?;
     let tokens = TokenService::load(&control).await?;
-    let metrics = Metrics::new(&store);
-    let state = Arc::new(AppState::new(config, control, store, detection, tokens, metrics));
+    let scheduler_metrics = SchedulerMetrics::default();
+    let metrics = Metrics::new(&store, &scheduler_metrics);
+    let state = Arc::new(AppState::new(config, control, store, detection, tokens, metrics, scheduler_metrics));
     state.refresh().await.map_err(|e| e.message)?;
     Ok((state, bootstrap))
 }
@@ -203,7 +205,13 @@ pub fn start_detection(state: &Arc<AppState>) -> Background {
     let (shutdown, _) = tokio::sync::watch::channel(false);
     let engine = vigil_kql::Engine::new();
     state.store.register_object_store(engine.session());
-    let scheduler = Scheduler::new(state.detection.clone(), state.store.clone(), engine, state.config.rule_concurrency);
+    let scheduler = Scheduler::new(
+        state.detection.clone(),
+        state.store.clone(),
+        engine,
+        state.config.rule_concurrency,
+        state.scheduler_metrics.clone(),
+    );
     let public_url = state.config.public_url.clone().unwrap_or_else(|| format!("https://{}", state.config.listen));
     let deliverer = Deliverer::new(state.detection.clone(), &public_url);
     let tasks = vec![

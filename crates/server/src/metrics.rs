@@ -1,5 +1,5 @@
 //! Prometheus metrics (`/metrics`): ingestion rate, bytes, rejects and latency; query
-//! latency; and the store's own (WAL, flushes, segments).
+//! latency; the store's own (WAL, flushes, segments); and the rule scheduler's (runs, lag).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -26,7 +26,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new(store: &vigil_store::Store) -> Metrics {
+    pub fn new(store: &vigil_store::Store, detection: &vigil_detect::scheduler::SchedulerMetrics) -> Metrics {
         let mut registry = Registry::with_prefix("vigil");
         let ingest_requests = Family::<StatusLabel, Counter>::default();
         let ingest_records = Counter::default();
@@ -51,6 +51,7 @@ impl Metrics {
         registry.register("queries", "Query API requests by HTTP status", queries.clone());
         registry.register("query_seconds", "Time to run a query", query_seconds.clone());
         store.register_metrics(registry.sub_registry_with_prefix("store"));
+        detection.register(registry.sub_registry_with_prefix("detection"));
         Metrics {
             registry,
             ingest_requests,

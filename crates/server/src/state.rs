@@ -23,6 +23,7 @@ pub struct AppState {
     pub detection: Arc<Detection>,
     pub tokens: TokenService,
     pub metrics: Metrics,
+    pub scheduler_metrics: vigil_detect::scheduler::SchedulerMetrics,
     /// The session DCR transforms run in. Shared: a transform reads only its request's batch,
     /// which is bounded by the 1 MiB request limit, so it needs no memory cap of its own.
     pub transform_engine: Engine,
@@ -49,6 +50,7 @@ impl AppState {
         detection: Arc<Detection>,
         tokens: TokenService,
         metrics: Metrics,
+        scheduler_metrics: vigil_detect::scheduler::SchedulerMetrics,
     ) -> Self {
         let slots = config.max_concurrent_ingest;
         AppState {
@@ -58,6 +60,7 @@ impl AppState {
             detection,
             tokens,
             metrics,
+            scheduler_metrics,
             transform_engine: Engine::new(),
             ingest_slots: Semaphore::new(slots),
             cache: Mutex::new(Cache { generation: -1, ..Cache::default() }),

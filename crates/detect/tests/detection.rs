@@ -1,0 +1,470 @@
+//! Detection against a real store and a real detection database: late data and ingestion-time
+//! windows, NRT exactly once across restarts, incident grouping by each matching method,
+//! suppression rules, automation and playbook failures.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::{StringArray, TimestampNanosecondArray};
+use datafusion::arrow::record_batch::RecordBatch;
+use serde_json::Value as Json;
+use vigil_detect::alert::build_alerts;
+use vigil_detect::automation::parse_automation;
+use vigil_detect::conditions::{Condition, Operator};
+use vigil_detect::scheduler::{SchedulerMetrics, next_window};
+use vigil_detect::state::{IncidentChange, Page, RuleRecord};
+use vigil_detect::suppression::NewSuppression;
+use vigil_detect::time::now_nanos;
+use vigil_detect::{Deliverer, Detection, Scheduler, Scope, parse_rule, validate_query};
+use vigil_kql::{Engine, MemoryCatalog};
+use vigil_kql_functions::{KqlColumn, KqlType, Value};
+use vigil_store::{Store, StoreConfig};
+
+const TENANT: &str = "tenant-1";
+const WORKSPACE: &str = "ws1";
+const MINUTE: i64 = 60_000_000_000;
+
+fn columns() -> Vec<KqlColumn> {
+    vec![
+        KqlColumn::new("TimeGenerated", KqlType::DateTime),
+        KqlColumn::new("Event", KqlType::String),
+        KqlColumn::new("User", KqlType::String),
+        KqlColumn::new("Ip", KqlType::String),
+    ]
+}
+
+/// Events as `(minutes before now, event, user, ip)`.
+fn batch(events: &[(i64, &str, &str, &str)]) -> RecordBatch {
+    let now = now_nanos();
+    let schema = vigil_kql_functions::types::arrow_schema(&columns());
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(TimestampNanosecondArray::from(events.iter().map(|e| now - e.0 * MINUTE).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(events.iter().map(|e| e.1).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(events.iter().map(|e| e.2).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(events.iter().map(|e| e.3).collect::<Vec<_>>())),
+        ],
+    )
+    .expect("batch")
+}
+
+fn rule_yaml(kind: &str, extra: &str) -> String {
+    format!(
+        "id: rule-{kind}\nname: Bad events ({kind})\ndescription: test\nseverity: Medium\nkind: {kind}\n\
+         queryFrequency: PT5M\nqueryPeriod: PT5M\nquery: |\n  Events\n  | where Event == \"bad\"\n\
+         tactics: [CredentialAccess]\nrelevantTechniques: [T1110]\n\
+         eventGroupingSettings:\n  aggregationKind: AlertPerResult\n\
+         alertDetailsOverride:\n  alertDisplayNameFormat: \"bad event by {{{{User}}}}\"\n\
+         entityMappings:\n- entityType: Account\n  fieldMappings:\n  - identifier: FullName\n    columnName: User\n\
+         - entityType: IP\n  fieldMappings:\n  - identifier: Address\n    columnName: Ip\n{extra}"
+    )
+}
+
+struct Fixture {
+    dir: PathBuf,
+    store: Arc<Store>,
+    detection: Arc<Detection>,
+    scheduler: Arc<Scheduler>,
+}
+
+async fn open(dir: &Path) -> Fixture {
+    let config = StoreConfig { data_dir: dir.to_path_buf(), ..StoreConfig::default() };
+    let store = Store::open(config).await.expect("store");
+    store.define_table(WORKSPACE, "Events", &columns(), None).await.expect("table");
+    let detection = Detection::open(&dir.join("detection.db")).await.expect("detection db");
+    let engine = Engine::new();
+    store.register_object_store(engine.session());
+    let scheduler = Scheduler::new(detection.clone(), store.clone(), engine, 2, SchedulerMetrics::default());
+    Fixture { dir: dir.to_path_buf(), store, detection, scheduler }
+}
+
+impl Fixture {
+    async fn put_rule(&self, text: &str) -> RuleRecord {
+        let rule = parse_rule("test", text).expect("valid rule");
+        self.detection.put_rule(TENANT, WORKSPACE, &rule, text, Some(true)).await.expect("saved")
+    }
+
+    async fn alerts(&self) -> Vec<vigil_detect::state::AlertRecord> {
+        let page = Page { filter: None, top: 10_000, skip: 0 };
+        self.detection.alerts(&Scope::tenant(TENANT, None), &page).await.expect("alerts")
+    }
+
+    async fn incidents(&self) -> Vec<vigil_detect::state::IncidentRecord> {
+        let page = Page { filter: None, top: 10_000, skip: 0 };
+        self.detection.incidents(&Scope::tenant(TENANT, None), &page).await.expect("incidents")
+    }
+
+    async fn close(self) -> PathBuf {
+        self.store.close().await.expect("store closes");
+        self.detection.close().await;
+        self.dir
+    }
+}
+
+/// The users of the alerts' evidence rows, sorted.
+fn alerted_users(alerts: &[vigil_detect::state::AlertRecord]) -> Vec<String> {
+    let mut users: Vec<String> = alerts
+        .iter()
+        .flat_map(|a| a.evidence.as_array().cloned().unwrap_or_default())
+        .map(|row| row["User"].as_str().unwrap_or_default().to_string())
+        .collect();
+    users.sort();
+    users
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn late_events_straddling_two_runs_of_a_scheduled_rule_alert_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let record = fixture.put_rule(&rule_yaml("Scheduled", "")).await;
+    let start = fixture.store.received_horizon();
+    // On time: happened a minute ago, arrives now.
+    fixture
+        .store
+        .append(WORKSPACE, "Events", batch(&[(1, "bad", "ana", "10.0.0.1"), (1, "ok", "bo", "10.0.0.2")]))
+        .await
+        .unwrap();
+    let first_end = fixture.store.received_horizon();
+    // Late: happened 4 minutes ago, inside the first run's period, but arrives after that run.
+    let first = fixture.scheduler.run_window(&record, start, first_end).await.expect("first run");
+    fixture
+        .store
+        .append(WORKSPACE, "Events", batch(&[(4, "bad", "cy", "10.0.0.3"), (12, "bad", "di", "10.0.0.4")]))
+        .await
+        .unwrap();
+    let second_end = fixture.store.received_horizon();
+    let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().expect("rule");
+    assert_eq!(record.watermark, Some(first_end), "the run committed its window's end");
+    let second = fixture.scheduler.run_window(&record, first_end, second_end).await.expect("second run");
+    assert_eq!((first.alerts, second.alerts), (1, 2));
+    assert_eq!(alerted_users(&fixture.alerts().await), vec!["ana", "cy", "di"], "every bad event exactly once");
+    // The same windows computed by the scheduler tile ingestion time with no gap or overlap.
+    let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().expect("rule");
+    let (after, until) = next_window(&record, second_end + 10 * MINUTE).expect("a window is due");
+    assert_eq!((after, until), (second_end, second_end + 5 * MINUTE));
+    assert_eq!(next_window(&record, second_end + 4 * MINUTE), None, "not before the window has passed");
+    fixture.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nrt_rules_alert_on_each_event_once_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    fixture.put_rule(&rule_yaml("NRT", "")).await;
+    let (shutdown, receiver) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(fixture.scheduler.clone().run(receiver));
+    fixture
+        .store
+        .append(WORKSPACE, "Events", batch(&[(0, "bad", "ana", "10.0.0.1"), (0, "ok", "bo", "10.0.0.2")]))
+        .await
+        .unwrap();
+    fixture.store.append(WORKSPACE, "Events", batch(&[(0, "bad", "cy", "10.0.0.3")])).await.unwrap();
+    wait_for(|| async { fixture.alerts().await.len() == 2 }).await;
+    shutdown.send_replace(true);
+    running.await.unwrap();
+    let dir = fixture.close().await;
+
+    let fixture = open(&dir).await;
+    let (shutdown, receiver) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(fixture.scheduler.clone().run(receiver));
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(alerted_users(&fixture.alerts().await), vec!["ana", "cy"], "nothing alerts twice after a restart");
+    fixture.store.append(WORKSPACE, "Events", batch(&[(0, "bad", "di", "10.0.0.4")])).await.unwrap();
+    wait_for(|| async { fixture.alerts().await.len() == 3 }).await;
+    assert_eq!(alerted_users(&fixture.alerts().await), vec!["ana", "cy", "di"]);
+    assert_eq!(fixture.incidents().await.len(), 3, "an incident per alert when grouping is off");
+    shutdown.send_replace(true);
+    running.await.unwrap();
+    fixture.close().await;
+}
+
+async fn wait_for<F, Fut>(condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the condition did not hold within 10 s");
+}
+
+/// Raises one alert per `(user, ip, title-suffix)` through the rule, as a run would.
+async fn raise(fixture: &Fixture, record: &RuleRecord, events: &[(&str, &str)]) {
+    let rows: Vec<Vec<Value>> = events
+        .iter()
+        .map(|(user, ip)| {
+            vec![
+                Value::DateTime(now_nanos()),
+                Value::String("bad".into()),
+                Value::String((*user).into()),
+                Value::String((*ip).into()),
+            ]
+        })
+        .collect();
+    let drafts = build_alerts(&record.rule, &columns(), &rows);
+    let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().expect("rule");
+    fixture.detection.record_run(&record, now_nanos(), rows.len(), 0.0, drafts).await.expect("run recorded");
+}
+
+/// Each incident's alerts as `user@ip`, incidents oldest first.
+async fn grouping(fixture: &Fixture) -> Vec<Vec<String>> {
+    let mut incidents = fixture.incidents().await;
+    incidents.sort_by_key(|i| i.id);
+    incidents
+        .iter()
+        .map(|i| {
+            i.alerts
+                .iter()
+                .map(|a| {
+                    let row = &a.evidence[0];
+                    format!("{}@{}", row["User"].as_str().unwrap_or_default(), row["Ip"].as_str().unwrap_or_default())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn grouping_yaml(kind: &str, configuration: &str) -> String {
+    rule_yaml(
+        kind,
+        &format!(
+            "incidentConfiguration:\n  createIncident: true\n  groupingConfiguration:\n    enabled: true\n    \
+             lookbackDuration: PT1H\n{configuration}"
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incidents_group_alerts_by_each_matching_method() {
+    let cases: [(&str, &str, Vec<Vec<&str>>); 5] = [
+        (
+            "AllEntities",
+            "    matchingMethod: AllEntities\n",
+            vec![vec!["ana@10.0.0.1", "ana@10.0.0.1"], vec!["ana@10.0.0.2"], vec!["bo@10.0.0.1"]],
+        ),
+        (
+            "AnyAlert",
+            "    matchingMethod: AnyAlert\n",
+            vec![vec!["ana@10.0.0.1", "ana@10.0.0.1", "ana@10.0.0.2", "bo@10.0.0.1"]],
+        ),
+        (
+            "SelectedIp",
+            "    matchingMethod: Selected\n    groupByEntities: [IP]\n",
+            vec![vec!["ana@10.0.0.1", "ana@10.0.0.1", "bo@10.0.0.1"], vec!["ana@10.0.0.2"]],
+        ),
+        (
+            "SelectedAccount",
+            "    matchingMethod: Selected\n    groupByEntities: [Account]\n",
+            vec![vec!["ana@10.0.0.1", "ana@10.0.0.1", "ana@10.0.0.2"], vec!["bo@10.0.0.1"]],
+        ),
+        (
+            "SelectedTitle",
+            "    matchingMethod: Selected\n    groupByAlertDetails: [DisplayName]\n",
+            vec![vec!["ana@10.0.0.1", "ana@10.0.0.1", "ana@10.0.0.2"], vec!["bo@10.0.0.1"]],
+        ),
+    ];
+    for (name, configuration, expected) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fixture = open(dir.path()).await;
+        let record = fixture.put_rule(&grouping_yaml("NRT", configuration)).await;
+        for event in [("ana", "10.0.0.1"), ("ana", "10.0.0.1"), ("ana", "10.0.0.2"), ("bo", "10.0.0.1")] {
+            raise(&fixture, &record, &[event]).await;
+        }
+        assert_eq!(grouping(&fixture).await, expected, "{name}");
+        fixture.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_incidents_reopen_only_when_the_rule_says_so_and_lookback_ends_grouping() {
+    for reopen in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fixture = open(dir.path()).await;
+        let configuration = format!("    matchingMethod: AnyAlert\n    reopenClosedIncident: {reopen}\n");
+        let record = fixture.put_rule(&grouping_yaml("NRT", &configuration)).await;
+        raise(&fixture, &record, &[("ana", "10.0.0.1")]).await;
+        let first = fixture.incidents().await[0].id;
+        let close = IncidentChange {
+            status: Some("Closed".into()),
+            classification: Some("TruePositive".into()),
+            ..Default::default()
+        };
+        fixture.detection.update_incident(first, &close, "analyst@example.com").await.unwrap();
+        raise(&fixture, &record, &[("bo", "10.0.0.2")]).await;
+        let incidents = fixture.incidents().await;
+        if reopen {
+            assert_eq!(incidents.len(), 1);
+            let incident = fixture.detection.incident(&Scope::tenant(TENANT, None), first).await.unwrap().unwrap();
+            assert_eq!(incident.status, "Active");
+            assert!(incident.history.iter().any(|h| h.action == "Reopened"));
+            assert!(incident.history.iter().any(|h| h.action == "StatusChanged" && h.actor == "analyst@example.com"));
+        } else {
+            assert_eq!(incidents.len(), 2, "a closed incident is left closed");
+        }
+        fixture.close().await;
+    }
+    // Past the lookback, alerts open a new incident.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let text = grouping_yaml("NRT", "    matchingMethod: AnyAlert\n")
+        .replace("lookbackDuration: PT1H", "lookbackDuration: PT1S");
+    let record = fixture.put_rule(&text).await;
+    raise(&fixture, &record, &[("ana", "10.0.0.1")]).await;
+    raise(&fixture, &record, &[("ana", "10.0.0.1")]).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    raise(&fixture, &record, &[("ana", "10.0.0.1")]).await;
+    assert_eq!(grouping(&fixture).await.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 1]);
+    fixture.close().await;
+}
+
+fn condition(property: &str, operator: Operator, value: &str) -> Condition {
+    Condition { property: property.into(), operator, values: vec![value.into()] }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suppression_rules_silence_matching_alerts_with_who_and_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let record = fixture.put_rule(&rule_yaml("NRT", "")).await;
+    let scanner = NewSuppression {
+        name: "vulnerability scanner".into(),
+        reason: "weekly authorised scan from 10.9.9.9".into(),
+        duration: Some("PT1H".into()),
+        conditions: vec![
+            condition("IPAddress", Operator::Equals, "10.9.9.9"),
+            condition("AnalyticRuleName", Operator::StartsWith, "Bad events"),
+        ],
+    };
+    let kept = fixture.detection.add_suppression(WORKSPACE, &scanner, "ana@example.com").await.unwrap();
+    let by_detail = NewSuppression {
+        name: "service account".into(),
+        reason: "svc-backup is expected".into(),
+        duration: None,
+        conditions: vec![condition("Detail.User", Operator::Equals, "svc-backup")],
+    };
+    fixture.detection.add_suppression(WORKSPACE, &by_detail, "bo@example.com").await.unwrap();
+    let expired = NewSuppression {
+        name: "expired".into(),
+        reason: "was for yesterday".into(),
+        duration: Some("PT0.5S".into()),
+        conditions: vec![condition("IPAddress", Operator::Equals, "10.0.0.1")],
+    };
+    fixture.detection.add_suppression(WORKSPACE, &expired, "cy@example.com").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    raise(&fixture, &record, &[("ana", "10.9.9.9"), ("svc-backup", "10.0.0.5"), ("ana", "10.0.0.1")]).await;
+    let alerts = fixture.alerts().await;
+    let by_user = |user: &str, ip: &str| {
+        alerts
+            .iter()
+            .find(|a| a.evidence[0]["User"] == Json::from(user) && a.evidence[0]["Ip"] == Json::from(ip))
+            .cloned()
+            .expect("alert recorded")
+    };
+    let silenced = by_user("ana", "10.9.9.9");
+    assert_eq!((silenced.status.as_str(), silenced.suppressed_by.as_deref()), ("Resolved", Some(kept.id.as_str())));
+    assert_eq!(silenced.incident_id, None, "no incident for a silenced alert");
+    assert!(by_user("svc-backup", "10.0.0.5").suppressed_by.is_some());
+    let live = by_user("ana", "10.0.0.1");
+    assert_eq!((live.status.as_str(), live.suppressed_by.as_deref()), ("New", None), "expired suppression");
+    assert!(live.incident_id.is_some());
+    let rules = fixture.detection.suppressions(WORKSPACE).await.unwrap();
+    let scanner = rules.iter().find(|r| r.id == kept.id).unwrap();
+    assert_eq!((scanner.hits, scanner.created_by.as_str()), (1, "ana@example.com"));
+    assert_eq!(scanner.reason, "weekly authorised scan from 10.9.9.9");
+    assert!(scanner.expires_at.is_some());
+    fixture.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn automation_acts_in_order_and_failed_playbooks_show_on_the_incident() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let record = fixture.put_rule(&rule_yaml("NRT", "")).await;
+    // Nothing listens on this port: every delivery fails.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let document = format!(
+        "playbooks:\n  - {{name: hook, kind: webhook, url: \"http://127.0.0.1:{closed_port}/x\", secret: s}}\n\
+         automationRules:\n  - name: triage\n    order: 1\n    triggersOn: Incidents\n    triggersWhen: Created\n\
+         \x20   conditions: [{{property: IPAddress, operator: StartsWith, values: [\"10.0.\"]}}]\n\
+         \x20   actions: [{{assignOwner: tier1@example.com}}, {{changeStatus: {{status: Active}}}}, {{addLabels: [triaged]}}, {{runPlaybook: hook}}]\n\
+         \x20 - name: escalate\n    order: 2\n    triggersOn: Incidents\n    triggersWhen: Created\n\
+         \x20   conditions: [{{property: Owner, operator: Equals, values: [tier1@example.com]}}, {{property: AccountName, operator: Equals, values: [ana]}}]\n\
+         \x20   actions: [{{changeSeverity: High}}]\n"
+    );
+    let document = parse_automation(&document, &[]).expect("valid automation");
+    for playbook in &document.playbooks {
+        fixture.detection.put_playbook(WORKSPACE, playbook).await.unwrap();
+    }
+    for rule in &document.automation_rules {
+        fixture.detection.put_automation_rule(WORKSPACE, rule).await.unwrap();
+    }
+    raise(&fixture, &record, &[("ana", "10.0.0.1"), ("bo", "192.168.1.1")]).await;
+    let mut incidents = fixture.incidents().await;
+    incidents.sort_by_key(|i| i.id);
+    let (matched, other) = (&incidents[0], &incidents[1]);
+    assert_eq!(matched.owner.as_deref(), Some("tier1@example.com"));
+    assert_eq!((matched.status.as_str(), matched.severity.as_str()), ("Active", "High"), "rule 2 saw rule 1's owner");
+    assert_eq!(matched.labels, vec!["triaged"]);
+    assert_eq!((other.owner.as_deref(), other.status.as_str(), other.severity.as_str()), (None, "New", "Medium"));
+
+    let deliverer = Deliverer::new(fixture.detection.clone(), "https://vigil.example");
+    deliverer.deliver_due().await.expect("delivery pass");
+    let incident = fixture.detection.incident(&Scope::tenant(TENANT, None), matched.id).await.unwrap().unwrap();
+    assert_eq!(incident.deliveries.len(), 1);
+    assert_eq!(
+        (incident.deliveries[0].status.as_str(), incident.deliveries[0].attempts),
+        ("Pending", 1),
+        "retried later"
+    );
+    assert!(incident.deliveries[0].last_error.as_deref().is_some_and(|e| e.contains("request failed")));
+    let failure = incident.history.iter().find(|h| h.action == "PlaybookFailed").expect("failure in the history");
+    assert!(failure.detail.contains("playbook 'hook' attempt 1 failed, will retry"), "{}", failure.detail);
+    assert!(incident.history.iter().any(|h| h.action == "OwnerChanged" && h.actor == "Automation rule 'triage'"));
+    fixture.close().await;
+}
+
+/// The upstream Keeper Security rules, as the solution ships them, import unchanged.
+#[test]
+fn the_upstream_keeper_rules_import_as_they_are() {
+    let conformance = std::env::var("VIGIL_CONFORMANCE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"));
+    let keeper = conformance.join("sentinel/keeper-security");
+    let table = std::fs::read_to_string(keeper.join("KepperSecurity_table.json")).expect("table JSON");
+    let mut catalog = MemoryCatalog::new();
+    catalog.add_schema(&vigil_kql::schema::parse_table_json(&table).expect("table parses")).unwrap();
+    let engine = Engine::new();
+    for file in ["Keeper Security - Alternate Master Password.yaml", "Keeper Security - User MFA Changed.yaml"] {
+        let text = std::fs::read_to_string(keeper.join(file)).expect("rule file");
+        let rule = parse_rule(file, &text).unwrap_or_else(|e| panic!("{e}"));
+        let columns = validate_query(&engine, &rule, &catalog, file).unwrap_or_else(|e| panic!("{e}"));
+        assert!(columns.iter().any(|c| c.name == "RemoteAddress"));
+        assert_eq!(rule.kind, vigil_detect::RuleKind::Nrt);
+    }
+}
+
+/// A rule whose query names a missing column, or maps a column its results lack, is refused
+/// with the field and the reason.
+#[test]
+fn rules_that_do_not_fit_the_workspace_are_refused_with_the_field() {
+    let mut catalog = MemoryCatalog::new();
+    catalog.add_batches("Events", columns(), vec![]).unwrap();
+    let engine = Engine::new();
+    let unknown_column = rule_yaml("NRT", "").replace("where Event ==", "where Evnt ==");
+    let rule = parse_rule("r", &unknown_column).unwrap();
+    let error = validate_query(&engine, &rule, &catalog, "r.yaml").unwrap_err();
+    assert_eq!(error.problems[0].field, "query");
+    assert!(error.problems[0].message.contains("Evnt"), "{}", error.problems[0].message);
+    let unmapped = rule_yaml("NRT", "").replace("| where Event == \"bad\"", "| project Event, User");
+    let rule = parse_rule("r", &unmapped).unwrap();
+    let error = validate_query(&engine, &rule, &catalog, "r.yaml").unwrap_err();
+    assert_eq!(error.problems[0].field, "entityMappings[1].fieldMappings[0].columnName");
+    assert!(error.problems[0].message.contains("'Ip' is not in the query's results"), "{}", error.problems[0].message);
+}
