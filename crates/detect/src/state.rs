@@ -1556,11 +1556,12 @@ async fn apply_incident_change(
         return Err(DetectionError(format!("incident {id} does not exist")));
     };
     let now = format_time(now_nanos());
-    let mut entries: Vec<(&str, String)> = Vec::new();
+    // (action, detail) for the history.
+    let mut entries: Vec<(String, String)> = Vec::new();
     let mut set = |field: &'static str, current: &mut Option<String>, new: Option<String>| {
         if *current != new {
             entries.push((
-                field,
+                format!("{field}Changed"),
                 format!("{} → {}", current.as_deref().unwrap_or("(none)"), new.as_deref().unwrap_or("(none)")),
             ));
             *current = new;
@@ -1600,7 +1601,7 @@ async fn apply_incident_change(
         }
     }
     if labels != incident.labels {
-        entries.push(("Labels", format!("{} → {}", incident.labels.join(", "), labels.join(", "))));
+        entries.push(("LabelsChanged".to_string(), format!("{} → {}", incident.labels.join(", "), labels.join(", "))));
         incident.labels = labels;
     }
     if let Some(comment) = &change.comment {
@@ -1612,7 +1613,7 @@ async fn apply_incident_change(
             .execute(&mut **transaction)
             .await
             .map_err(db_error("add the comment"))?;
-        entries.push(("Comment", comment.clone()));
+        entries.push(("CommentAdded".to_string(), comment.clone()));
     }
     if entries.is_empty() {
         return Ok(false);
@@ -1634,8 +1635,8 @@ async fn apply_incident_change(
     .execute(&mut **transaction)
     .await
     .map_err(db_error("update the incident"))?;
-    for (field, detail) in entries {
-        history(transaction, id, actor, &format!("{field}Changed"), &detail).await?;
+    for (action, detail) in entries {
+        history(transaction, id, actor, &action, &detail).await?;
     }
     Ok(true)
 }

@@ -438,3 +438,225 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
     let unassigned = idp.token(&idp.key, "https://api.loganalytics.io", "someone-else");
     assert_eq!(server.query(&server.workspace, &unassigned, "print 1").await.0, StatusCode::FORBIDDEN, "no role");
 }
+
+/// Defender for Endpoint's alert properties, as its API reference lists them.
+const DEFENDER_ALERT_PROPERTIES: &[&str] = &[
+    "id",
+    "incidentId",
+    "investigationId",
+    "assignedTo",
+    "severity",
+    "status",
+    "classification",
+    "determination",
+    "investigationState",
+    "detectionSource",
+    "detectorId",
+    "category",
+    "threatFamilyName",
+    "title",
+    "description",
+    "alertCreationTime",
+    "firstEventTime",
+    "lastEventTime",
+    "lastUpdateTime",
+    "resolvedTime",
+    "machineId",
+    "computerDnsName",
+    "aadTenantId",
+    "mitreTechniques",
+    "relatedUser",
+    "comments",
+];
+
+/// Defender XDR's incident properties, and those of the alerts it nests.
+const DEFENDER_INCIDENT_PROPERTIES: &[&str] = &[
+    "incidentId",
+    "redirectIncidentId",
+    "incidentName",
+    "createdTime",
+    "lastUpdateTime",
+    "assignedTo",
+    "classification",
+    "determination",
+    "status",
+    "severity",
+    "tags",
+    "comments",
+    "alerts",
+];
+const DEFENDER_INCIDENT_ALERT_PROPERTIES: &[&str] = &[
+    "alertId",
+    "incidentId",
+    "serviceSource",
+    "creationTime",
+    "lastUpdatedTime",
+    "resolvedTime",
+    "firstActivity",
+    "lastActivity",
+    "title",
+    "description",
+    "category",
+    "status",
+    "severity",
+    "classification",
+    "determination",
+    "detectionSource",
+    "assignedTo",
+    "mitreTechniques",
+    "devices",
+    "entities",
+];
+
+fn missing(object: &Json, properties: &[&str]) -> Vec<String> {
+    properties.iter().filter(|p| object.get(**p).is_none()).map(|p| p.to_string()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_alerts_and_incidents_apis_answer_as_defenders_do() {
+    let server = start().await;
+    let background = vigil_server::start_detection(&server.state);
+    let rule = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../content/keeper-security/rules/password-changed.yaml"),
+    )
+    .unwrap();
+    let parsed = vigil_detect::parse_rule("password-changed.yaml", &rule).unwrap();
+    server.state.detection.put_rule(&server.tenant, &server.workspace, &parsed, &rule, Some(true)).await.unwrap();
+    let control = &server.state.control;
+    let responder = control
+        .create_app(&server.tenant, "responder", &[(Role::Responder, Scope::Workspace(server.workspace.clone()))], None)
+        .await
+        .unwrap();
+    let responder = (responder.client_id, responder.client_secret);
+
+    let ingestion = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let (status, _) = server.ingest(&server.dcr, STREAM, Some(&ingestion), gzip(&keeper_events(6)), true).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let reader = server.access_token(&server.reader, "https://api.security.microsoft.com/.default").await;
+    let get = |path: String, token: String| {
+        let request = server.client.get(format!("{}{path}", server.url)).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Json>().await.unwrap_or(Json::Null))
+        }
+    };
+    let mut alerts = Json::Null;
+    for _ in 0..50 {
+        let (status, body) = get("/api/alerts".to_string(), reader.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if body["value"].as_array().is_some_and(|v| v.len() == 3) {
+            alerts = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let first = &alerts["value"][0];
+    assert!(
+        missing(first, DEFENDER_ALERT_PROPERTIES).is_empty(),
+        "missing {:?}",
+        missing(first, DEFENDER_ALERT_PROPERTIES)
+    );
+    assert_eq!(first["title"], "change_master_password on 198.51.100.7");
+    assert_eq!(first["mitreTechniques"], json!(["T1556"]));
+    assert_eq!(first["category"], "Persistence");
+    assert!(first.get("evidence").is_none(), "evidence only when expanded");
+
+    let filtered = "/api/alerts?$filter=severity eq 'Informational' and status eq 'New'&$top=2&$expand=evidence";
+    let (status, body) = get(filtered.to_string(), reader.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["value"].as_array().unwrap().len(), 2, "$top");
+    assert!(body["value"][0]["evidence"].as_array().unwrap().iter().any(|e| e["entityType"] == "Ip"));
+    let (_, none) = get("/api/alerts?$filter=severity eq 'High' and status eq 'New'".to_string(), reader.clone()).await;
+    assert_eq!(none["value"], json!([]));
+    let (_, skipped) = get("/api/alerts?$skip=2".to_string(), reader.clone()).await;
+    assert_eq!(skipped["value"].as_array().unwrap().len(), 1, "$skip");
+    for (bad, expected) in [
+        ("$filter=severity eq", "unexpected end"),
+        ("$filter=colour eq 'red'", "unknown property 'colour'"),
+        ("$filter=alertCreationTime ge yesterday", "yesterday"),
+        ("$top=10001", "$top must be a whole number from 0 to 10000"),
+    ] {
+        let (status, body) = get(format!("/api/alerts?{bad}"), reader.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.to_lowercase().contains(&expected.to_lowercase()), "{bad}: {message}");
+    }
+    let (status, _) = get("/api/alerts".to_string(), ingestion.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an ingestion token cannot read alerts");
+
+    let id = first["id"].as_str().unwrap().to_string();
+    let patch = |token: String, body: Json| {
+        let request = server.client.patch(format!("{}/api/alerts/{id}", server.url)).bearer_auth(token).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Json>().await.unwrap_or(Json::Null))
+        }
+    };
+    let change = json!({"status": "InProgress", "assignedTo": "ana@example.com", "comment": "looking into it"});
+    let (status, _) = patch(reader.clone(), change.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a Reader cannot change alerts");
+    let responder_token = server.access_token(&responder, "https://api.securitycenter.microsoft.com/.default").await;
+    let (status, updated) = patch(responder_token.clone(), change).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        (updated["status"].as_str(), updated["assignedTo"].as_str()),
+        (Some("InProgress"), Some("ana@example.com"))
+    );
+    assert_eq!(updated["comments"][0]["comment"], "looking into it");
+    assert!(updated["lastUpdateTime"].as_str() > first["lastUpdateTime"].as_str());
+    let (status, body) = patch(responder_token.clone(), json!({"status": "Done"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("'Done' is not a valid status"));
+
+    let (status, incidents) = get("/api/incidents".to_string(), reader.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let incident = &incidents["value"][0];
+    assert!(
+        missing(incident, DEFENDER_INCIDENT_PROPERTIES).is_empty(),
+        "{:?}",
+        missing(incident, DEFENDER_INCIDENT_PROPERTIES)
+    );
+    let nested = &incident["alerts"][0];
+    assert!(
+        missing(nested, DEFENDER_INCIDENT_ALERT_PROPERTIES).is_empty(),
+        "{:?}",
+        missing(nested, DEFENDER_INCIDENT_ALERT_PROPERTIES)
+    );
+    assert!(nested["entities"].as_array().unwrap().iter().any(|e| e["entityType"] == "User"));
+    let incident_id = incident["incidentId"].as_i64().unwrap();
+    let request = server
+        .client
+        .patch(format!("{}/api/incidents/{incident_id}", server.url))
+        .bearer_auth(&responder_token)
+        .json(&json!({"status": "Resolved", "classification": "FalsePositive", "determination": "Other", "comment": "test"}));
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (_, resolved) = get(format!("/api/incidents/{incident_id}"), reader.clone()).await;
+    assert_eq!(
+        (resolved["status"].as_str(), resolved["classification"].as_str()),
+        (Some("Resolved"), Some("FalsePositive"))
+    );
+    let history: Vec<&str> =
+        resolved["history"].as_array().unwrap().iter().map(|h| h["action"].as_str().unwrap()).collect();
+    assert!(history.contains(&"StatusChanged") && history.contains(&"CommentAdded"), "{history:?}");
+    let (_, resolved_only) = get("/api/incidents?$filter=status eq 'Resolved'".to_string(), reader.clone()).await;
+    assert_eq!(resolved_only["value"].as_array().unwrap().len(), 1);
+
+    // The same alerts are rows of SecurityAlert, which KQL can query.
+    let query_token = server.access_token(&server.reader, &format!("{}/.default", server.url)).await;
+    let mut in_table = 0;
+    for _ in 0..50 {
+        let (status, body) =
+            server.query(&server.workspace, &query_token, "SecurityAlert | summarize dcount(SystemAlertId)").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        in_table = body["tables"][0]["rows"][0][0].as_i64().unwrap_or_default();
+        if in_table == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(in_table, 3);
+    background.stop().await;
+}
