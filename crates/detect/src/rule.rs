@@ -616,6 +616,43 @@ mod tests {
         assert!(found[0].1.contains("never be read"));
     }
 
+    /// Mutated rule documents (bytes dropped, duplicated, replaced with YAML's special
+    /// characters) get a result, never a panic.
+    #[test]
+    fn mutated_documents_never_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let specials = b":-[]{}|>'\"#&*!%@`,?\n\t ";
+        let (mut accepted, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let mut bytes = KEEPER_MFA.as_bytes().to_vec();
+            for _ in 0..1 + next() % 8 {
+                let at = (next() as usize) % bytes.len().max(1);
+                match next() % 3 {
+                    0 => {
+                        bytes.remove(at.min(bytes.len() - 1));
+                    }
+                    1 => bytes.insert(at, specials[(next() as usize) % specials.len()]),
+                    _ => bytes[at] = specials[(next() as usize) % specials.len()],
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            match parse_rule("fuzz", &text) {
+                Ok(_) => accepted += 1,
+                Err(error) => {
+                    assert!(!error.problems.is_empty());
+                    refused += 1;
+                }
+            }
+        }
+        assert!(accepted > 0 && refused > 0, "accepted {accepted}, refused {refused}");
+    }
+
     #[test]
     fn templates_name_their_columns() {
         assert_eq!(template_columns("{{AuditEvent}} on {{ RemoteAddress }}"), vec!["AuditEvent", "RemoteAddress"]);
