@@ -468,3 +468,23 @@ fn rules_that_do_not_fit_the_workspace_are_refused_with_the_field() {
     assert_eq!(error.problems[0].field, "entityMappings[1].fieldMappings[0].columnName");
     assert!(error.problems[0].message.contains("'Ip' is not in the query's results"), "{}", error.problems[0].message);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rule_level_suppression_stops_runs_after_an_alert_for_its_duration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let record = fixture.put_rule(&rule_yaml("NRT", "suppressionEnabled: true\nsuppressionDuration: PT1H\n")).await;
+    let start = fixture.store.received_horizon();
+    fixture.store.append(WORKSPACE, "Events", batch(&[(0, "bad", "ana", "10.0.0.1")])).await.unwrap();
+    let first_end = fixture.store.received_horizon();
+    assert_eq!(fixture.scheduler.run_window(&record, start, first_end).await.unwrap().alerts, 1);
+    fixture.store.append(WORKSPACE, "Events", batch(&[(0, "bad", "bo", "10.0.0.2")])).await.unwrap();
+    let second_end = fixture.store.received_horizon();
+    let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().expect("rule");
+    assert!(record.suppressed_until.is_some_and(|until| until > second_end));
+    assert_eq!(fixture.scheduler.run_window(&record, first_end, second_end).await.unwrap().alerts, 0, "suppressed");
+    let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().expect("rule");
+    assert_eq!(record.watermark, Some(second_end), "a suppressed run still moves on");
+    assert_eq!(alerted_users(&fixture.alerts().await), vec!["ana"]);
+    fixture.close().await;
+}
