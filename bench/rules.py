@@ -573,7 +573,7 @@ def rare_country(rng):
 @template("legacy_auth")
 def legacy_auth(rng):
     protocols = sorted(rng.sample(LEGACY_APPS, rng.randint(2, 6)))
-    n = rng.choice([0, 2, 5, 10, 20])
+    n = rng.choice([2, 5, 10, 20])
     query = f"""SigninEvents
 | where ClientAppUsed in ({kql_list(protocols)})
 | summarize Count = count(), Successes = countif(ResultType == 0), Protocols = make_set(ClientAppUsed), UserAgents = make_set(UserAgent) by UserPrincipalName, IPAddress
@@ -586,7 +586,7 @@ def legacy_auth(rng):
 
 @template("mfa_denied")
 def mfa_denied(rng):
-    n = rng.choice([0, 1, 2, 3, 5, 8, 12])
+    n = rng.choice([2, 3, 5, 8, 12])
     query = f"""SigninEvents
 | where ResultType == 500121
 | extend Method = tostring(AuthenticationDetails[1].authenticationMethod), Detail = tostring(AuthenticationDetails[1].authenticationStepResultDetail)
@@ -617,8 +617,8 @@ def many_addresses(rng):
     countries = rng.choice([0, 1, 2])
     query = f"""SigninEvents
 | where ResultType == 0
-| summarize Addresses = dcount(IPAddress), Countries = dcount(Location), arg_max(TimeGenerated, IPAddress) by UserPrincipalName
-| where Addresses > {n} and Countries > {countries}"""
+| summarize Addresses = dcount(IPAddress), Countries = make_set(Location), arg_max(TimeGenerated, IPAddress) by UserPrincipalName
+| where Addresses > {n} and array_length(Countries) > {countries}"""
     return dict(title=f"Impossible travel: more than {n} addresses in {countries + 1}+ countries",
                 description=f"A user signed in from more than {n} IP addresses and {countries + 1} or more countries.",
                 query=query, user="UserPrincipalName", ip="IPAddress", tactics=["InitialAccess"],
@@ -628,11 +628,12 @@ def many_addresses(rng):
 @template("admin_app_location")
 def admin_app_location(rng):
     apps = sorted(rng.sample(ADMIN_APPS, rng.randint(1, 4)))
-    usual = sorted(set(COMMON_COUNTRIES) - set(rng.sample(COMMON_COUNTRIES[4:], rng.randint(0, 2))))
+    usual = COMMON_COUNTRIES + sorted(rng.sample(RARE_COUNTRIES, rng.randint(0, 3)))  # some have an office
+    device = rng.choice(["", "", '\n| where tostring(DeviceDetail.isCompliant) == "false"'])
     query = f"""SigninEvents
 | where AppDisplayName in ({kql_list(apps)})
 | where Location !in ({kql_list(usual)})
-| where ResultType == 0
+| where ResultType == 0{device}
 | extend City = tostring(LocationDetails.city), OS = tostring(DeviceDetail.operatingSystem)
 | summarize Count = count(), Cities = make_set(City), Systems = make_set(OS) by UserPrincipalName, IPAddress, Location, AppDisplayName"""
     return dict(title=f"Admin tool sign-in from an unusual country ({', '.join(apps)})",
@@ -673,8 +674,9 @@ def rule_yaml(number, name, rng):
     period = weighted(rng, [("PT5M", 80), ("PT15M", 15), ("PT1H", 5)])
     per_result = rng.random() < 0.25
     grouping = rng.random() < 0.4
+    rule_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     lines = [
-        f"id: {uuid.UUID(int=rng.getrandbits(128), version=4)}",
+        f"id: {rule_id}",
         "name: " + json.dumps(f"{spec['title']} [{name} #{number:04d}]"),
         "description: |",
         f"  {spec['description']}",
@@ -714,23 +716,24 @@ def rule_yaml(number, name, rng):
         "suppressionDuration: PT5H",
         "version: 1.0.0",
     ]
-    return "\n".join(lines) + "\n", period, per_result
+    return "\n".join(lines) + "\n", period, per_result, rule_id
 
 
 def write_rules(folder, count, seed=7):
     rng = random.Random(seed)
     names = list(TEMPLATES)
-    files, periods, per_result = [], {}, 0
+    files, periods, per_result, templates = [], {}, 0, {}
     for number in range(count):
         name = names[number % len(names)]
-        text, period, alert_per_result = rule_yaml(number, name, rng)
+        text, period, alert_per_result, rule_id = rule_yaml(number, name, rng)
+        templates[rule_id] = name
         periods[period] = periods.get(period, 0) + 1
         per_result += alert_per_result
         path = os.path.join(folder, f"{number:04d}-{name}.yaml")
         with open(path, "w") as f:
             f.write(text)
         files.append(path)
-    return files, periods, per_result
+    return files, periods, per_result, templates
 
 
 def validate_templates(binary, workdir):
@@ -862,7 +865,7 @@ def main():
     validate_templates(binary, work)
     rules_dir = os.path.join(work, "rules")
     os.makedirs(rules_dir)
-    files, periods, per_result = write_rules(rules_dir, args.rules)
+    files, periods, per_result, templates = write_rules(rules_dir, args.rules)
     log(f"{len(files)} rules written to {rules_dir}: queryPeriod {periods}, {per_result} AlertPerResult")
 
     data = os.path.join(work, "vigil")

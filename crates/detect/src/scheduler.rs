@@ -135,8 +135,9 @@ impl Scheduler {
             if nrt_due {
                 last_nrt = Instant::now();
             }
+            let horizon = self.store.received_horizon();
             for record in rules.into_iter().filter(|r| r.enabled) {
-                if record.rule.kind == RuleKind::Nrt && !nrt_due {
+                if record.rule.kind == RuleKind::Nrt && !nrt_due || next_window(&record, horizon).is_none() {
                     continue;
                 }
                 let key = (record.workspace.clone(), record.rule.id.clone());

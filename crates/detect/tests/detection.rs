@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use datafusion::arrow::array::{StringArray, TimestampNanosecondArray};
 use datafusion::arrow::record_batch::RecordBatch;
-use serde_json::Value as Json;
 use vigil_detect::alert::build_alerts;
 use vigil_detect::automation::parse_automation;
 use vigil_detect::conditions::{Condition, Operator};
@@ -363,7 +362,7 @@ async fn suppression_rules_silence_matching_alerts_with_who_and_why() {
     let by_user = |user: &str, ip: &str| {
         alerts
             .iter()
-            .find(|a| a.evidence[0]["User"] == Json::from(user) && a.evidence[0]["Ip"] == Json::from(ip))
+            .find(|a| a.evidence[0]["User"] == user && a.evidence[0]["Ip"] == ip)
             .cloned()
             .expect("alert recorded")
     };

@@ -42,7 +42,7 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiE
     state.authenticate(headers, &[MANAGEMENT_AUDIENCE], true).await
 }
 
-async fn workspace_for(
+pub(crate) async fn workspace_for(
     state: &AppState,
     principal: &Principal,
     id_or_name: &str,

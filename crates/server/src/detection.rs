@@ -20,6 +20,7 @@ use vigil_detect::state::{Page, RuleRecord};
 use vigil_detect::suppression::NewSuppression;
 use vigil_detect::{DetectionError, Scope, parse_rule, validate_query};
 
+use crate::admin::workspace_for;
 use crate::error::ApiError;
 use crate::records::records_to_batch;
 use crate::state::AppState;
@@ -247,22 +248,6 @@ pub async fn add_incident_comment(
 }
 
 // ---- rules, automation, suppression (management)
-
-async fn workspace_for(
-    state: &AppState,
-    principal: &Principal,
-    id_or_name: &str,
-    role: Role,
-) -> Result<Workspace, ApiError> {
-    let workspace =
-        state.control.workspace(Some(&principal.tenant_id), id_or_name).await.map_err(|_| {
-            ApiError::not_found("NotFound", format!("No workspace '{id_or_name}' in the caller's tenant."))
-        })?;
-    if !state.allowed(principal, role, &workspace.tenant_id, &workspace.id, None).await? {
-        return Err(ApiError::forbidden(format!("The caller has no {role} role on workspace '{}'.", workspace.name)));
-    }
-    Ok(workspace)
-}
 
 fn rule_json(record: &RuleRecord) -> Json {
     let mut value = serde_json::to_value(record).unwrap_or_default();
