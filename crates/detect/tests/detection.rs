@@ -487,3 +487,102 @@ async fn rule_level_suppression_stops_runs_after_an_alert_for_its_duration() {
     assert_eq!(alerted_users(&fixture.alerts().await), vec!["ana"]);
     fixture.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_runs_missed_during_downtime_are_caught_up_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let record = fixture.put_rule(&rule_yaml("Scheduled", "")).await;
+    // As if the server had stopped 22 minutes ago, right after a run.
+    let stopped = now_nanos() - 22 * MINUTE;
+    fixture.detection.record_run(&record, stopped, 0, 0.0, Vec::new()).await.unwrap();
+    let (shutdown, receiver) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(fixture.scheduler.clone().run(receiver));
+    wait_for(|| async {
+        let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().unwrap();
+        record.watermark == Some(stopped + 20 * MINUTE)
+    })
+    .await;
+    shutdown.send_replace(true);
+    running.await.unwrap();
+    let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().unwrap();
+    assert_eq!(record.runs, 1 + 4, "four missed five-minute windows, no more: the fifth has not ended");
+    fixture.close().await;
+}
+
+/// Receives HTTP requests and answers 200, keeping each body.
+async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut data = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let (headers, body) = loop {
+                let n = socket.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    return;
+                }
+                data.extend_from_slice(&chunk[..n]);
+                let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let headers = String::from_utf8_lossy(&data[..end]).to_string();
+                let length: usize = headers
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if data.len() >= end + 4 + length {
+                    break (headers, data[end + 4..end + 4 + length].to_vec());
+                }
+            };
+            store.lock().unwrap().push((headers, body));
+            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+        }
+    });
+    (url, received)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_teams_and_slack_messages_have_their_shapes() {
+    use vigil_detect::automation::{Playbook, PlaybookTarget};
+    let (url, received) = receiver().await;
+    let payload = serde_json::json!({"event": "IncidentCreated", "incident": {"incidentId": 3, "incidentName": "change_master_password on 10.0.0.1",
+        "severity": "High", "status": "Active", "alerts": [{"entities": [{"entityType": "Ip", "ipAddress": "10.0.0.1"}], "mitreTechniques": ["T1556"]}]}});
+    let http = reqwest::Client::new();
+    for target in [
+        PlaybookTarget::Webhook { url: format!("{url}/hook"), secret: Some("s3cret".into()) },
+        PlaybookTarget::Teams { url: format!("{url}/teams") },
+        PlaybookTarget::Slack { url: format!("{url}/slack") },
+    ] {
+        let playbook = Playbook { name: "p".into(), target };
+        vigil_detect::delivery::send(&http, &playbook, &payload).await.expect("delivered");
+    }
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 3);
+    let body = |i: usize| serde_json::from_slice::<serde_json::Value>(&received[i].1).unwrap();
+    let signature = vigil_detect::delivery::sign("s3cret", &received[0].1);
+    assert!(
+        received[0].0.to_ascii_lowercase().contains(&format!("x-vigil-signature: {signature}")),
+        "{}",
+        received[0].0
+    );
+    assert_eq!(body(0)["incident"]["incidentId"], 3);
+    let card = body(1);
+    assert_eq!((card["@type"].as_str(), card["themeColor"].as_str()), (Some("MessageCard"), Some("D13438")));
+    assert_eq!(card["title"], "Incident #3: change_master_password on 10.0.0.1");
+    assert!(card["sections"][0]["facts"].as_array().unwrap().iter().any(|f| f["value"] == "T1556"));
+    let slack = body(2);
+    assert_eq!(slack["text"], "Incident #3: change_master_password on 10.0.0.1");
+    assert_eq!(slack["blocks"][0]["type"], "header");
+    assert!(
+        slack["blocks"][1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["text"].as_str().unwrap().contains("Ip: 10.0.0.1"))
+    );
+}
