@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 events=${1:-2000000}
 connections=${2:-8}
 target="${CARGO_TARGET_DIR:-target}/release"
-cargo build --release --quiet -p vigil -p vigil-bench
+cargo build --release --quiet --workspace --bins
 if [ ! -x bench/.venv/bin/python ]; then python3 -m venv bench/.venv; fi
 bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 

@@ -864,6 +864,8 @@ def main():
     parser.add_argument("--rate", type=int, default=1000, help="events per second")
     parser.add_argument("--baseline", type=float, default=90, help="seconds of ingest only")
     parser.add_argument("--duration", type=float, default=660, help="seconds to watch after the import")
+    parser.add_argument("--drain", type=float, default=150,
+                        help="at most this many more seconds for the last cycle to finish")
     parser.add_argument("--batch", type=int, default=100, help="rule files per `vigil rule import`")
     parser.add_argument("--sample", type=float, default=5, help="seconds between samples")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "rules.json"))
@@ -954,6 +956,13 @@ def main():
                     f"{m.get('vigil_detection_rule_run_failures_total', 0):.0f} failures, "
                     f"{m.get('vigil_detection_alerts_total', 0):.0f} alerts, {ingest.events:,} events, "
                     f"RSS {samples[-1]['rss_mb']:.0f} MB")
+        # The last cycle may still be running: watch on (up to --drain s) until every window is done.
+        expected, drain_end = 3 * len(files), time.monotonic() + args.drain
+        if len(watch.runs) < expected:
+            log(f"{len(watch.runs)} of {expected} windows done; waiting up to {args.drain:.0f} s for the rest")
+        while len(watch.runs) < expected and time.monotonic() < drain_end:
+            time.sleep(args.sample)
+            sample("drain")
         ingest.stop()
         final_events = ingest.events
     finally:
@@ -1079,7 +1088,7 @@ def analyse(args, samples, watch, start_wall, start_cpu, import_seconds, imports
     all_commits = [r["commit_lag"] for r in exact]
     # CPU between the cycles, when no rule ran: the cost of having the rules at all.
     quiet = [(a, b) for a, b in zip(samples, samples[1:])
-             if a["phase"] == b["phase"] == "run"
+             if a["phase"] in ("run", "drain") and b["phase"] in ("run", "drain")
              and b["metrics"].get("vigil_detection_rule_runs_total", 0)
              == a["metrics"].get("vigil_detection_rule_runs_total", 0)]
     quiet_wall = sum(b["t"] - a["t"] for a, b in quiet)

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}/release"
 if [ -z "${VIGIL:-}" ]; then
-  cargo build --release --quiet -p vigil
+  cargo build --release --quiet --workspace --bins
   VIGIL="$target/vigil"
 fi
 if [ ! -x bench/.venv/bin/python ]; then python3 -m venv bench/.venv; fi

@@ -12,7 +12,7 @@ if [ ! -x bench/.venv/bin/python ]; then
 fi
 bench/.venv/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt
 
-cargo build --release --quiet -p vigil-bench
+cargo build --release --quiet --workspace --bins
 target="${CARGO_TARGET_DIR:-target}/release"
 if [ ! -f "$data/complete" ]; then
   rm -rf "$data"

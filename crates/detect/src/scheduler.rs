@@ -6,14 +6,15 @@
 //!   `queryPeriod` before; with period = frequency the windows tile ingestion time, so an
 //!   event that arrives late (old `TimeGenerated`) is read by exactly one run: the one whose
 //!   window holds its arrival. Runs missed while the server was down are run in order when it
-//!   starts again, and a rule's first run reads the period before it.
+//!   starts again. A rule's first run comes at its phase (an offset within its frequency
+//!   decided by its id, so rules spread their runs) and reads the period before it.
 //! - an NRT rule reads what was received since its watermark each time the store commits a
 //!   batch (at most every `NRT_INTERVAL`).
 //!
 //! The new watermark is committed with the run's alerts (see `Detection::record_run`), so a
 //! restart neither repeats nor skips a window.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -74,12 +75,24 @@ impl SchedulerMetrics {
     }
 }
 
+/// A rule by workspace and id.
+type RuleKey = (String, String);
+
+#[derive(Default)]
+struct RuleCache {
+    generation: Option<i64>,
+    rules: BTreeMap<RuleKey, RuleRecord>,
+}
+
 pub struct Scheduler {
     detection: Arc<Detection>,
     store: Arc<Store>,
     engine: Engine,
-    /// Rules being run now, by (workspace, id): a rule never runs twice at once.
-    running: Mutex<HashSet<(String, String)>>,
+    /// Rules being run now: a rule never runs twice at once.
+    running: Mutex<HashSet<RuleKey>>,
+    /// The rules as of a generation of the detection database, with the state their last
+    /// runs left.
+    cache: Mutex<RuleCache>,
     permits: Arc<Semaphore>,
     metrics: SchedulerMetrics,
 }
@@ -98,6 +111,7 @@ impl Scheduler {
             store,
             engine,
             running: Mutex::new(HashSet::new()),
+            cache: Mutex::new(RuleCache::default()),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             metrics,
         })
@@ -124,66 +138,89 @@ impl Scheduler {
                     tokio::time::sleep(wait).await;
                 }
             }
-            let rules = match self.detection.rules(None).await {
-                Ok(rules) => rules,
-                Err(e) => {
-                    tracing::error!("cannot read the rules: {e}");
-                    continue;
-                }
-            };
+            if let Err(e) = self.reload().await {
+                tracing::error!("cannot read the rules: {e}");
+                continue;
+            }
             let nrt_due = last_nrt.elapsed() >= NRT_INTERVAL;
             if nrt_due {
                 last_nrt = Instant::now();
             }
             let horizon = self.store.received_horizon();
-            for record in rules.into_iter().filter(|r| r.enabled) {
-                if record.rule.kind == RuleKind::Nrt && !nrt_due || next_window(&record, horizon).is_none() {
-                    continue;
-                }
-                let key = (record.workspace.clone(), record.rule.id.clone());
+            let due: Vec<RuleKey> = {
+                let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+                cache
+                    .rules
+                    .iter()
+                    .filter(|(_, r)| r.enabled && (nrt_due || r.rule.kind != RuleKind::Nrt))
+                    .filter(|(_, r)| next_window(r, horizon).is_some())
+                    .map(|(key, _)| key.clone())
+                    .collect()
+            };
+            for key in due {
                 if !self.running.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
                     continue;
                 }
                 let scheduler = self.clone();
                 tokio::spawn(async move {
-                    scheduler.catch_up(record).await;
+                    scheduler.catch_up(&key).await;
                     scheduler.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
                 });
             }
         }
     }
 
-    /// Runs every window of the rule that is due, oldest first.
-    async fn catch_up(&self, mut record: RuleRecord) {
+    /// Reads the rules again when another writer (the CLI, the REST API) changed them.
+    async fn reload(&self) -> Result<(), String> {
+        let generation = self.detection.generation().await.map_err(|e| e.to_string())?;
+        if self.cache.lock().unwrap_or_else(|p| p.into_inner()).generation == Some(generation) {
+            return Ok(());
+        }
+        let rules = self.detection.rules(None).await.map_err(|e| e.to_string())?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.generation = Some(generation);
+        cache.rules = rules.into_iter().map(|r| ((r.workspace.clone(), r.rule.id.clone()), r)).collect();
+        Ok(())
+    }
+
+    /// Runs every window of the rule that is due, oldest first, from its state in the
+    /// database (not the cache's, which a run that just finished may have moved on).
+    async fn catch_up(&self, (workspace, id): &RuleKey) {
+        let mut record = match self.detection.rule(workspace, id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(rule = %id, "cannot read the rule: {e}");
+                return;
+            }
+        };
         loop {
             let horizon = self.store.received_horizon();
-            let Some((after, until)) = next_window(&record, horizon) else { return };
+            let Some((after, until)) = next_window(&record, horizon) else { break };
             let _permit = match self.permits.acquire().await {
                 Ok(permit) => permit,
-                Err(_) => return,
+                Err(_) => break,
             };
             self.metrics.lag_seconds.observe((now_nanos() - until).max(0) as f64 / 1e9);
-            match self.run_window(&record, after, until).await {
-                Ok(_) => {
-                    // The run moved the watermark in the database; follow it here.
-                    record.watermark = Some(until);
-                    match self.detection.rule(&record.workspace, &record.rule.id).await {
-                        Ok(Some(fresh)) => record = fresh,
-                        Ok(None) => return,
-                        Err(e) => {
-                            tracing::error!(rule = %record.rule.name, "cannot re-read the rule: {e}");
-                            return;
-                        }
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(rule = %record.rule.name, workspace = %record.workspace, "rule run failed: {error}");
-                    return;
+            if let Err(error) = self.run_window(&record, after, until).await {
+                tracing::warn!(rule = %record.rule.name, workspace = %record.workspace, "rule run failed: {error}");
+                break;
+            }
+            match self.detection.rule(workspace, id).await {
+                Ok(Some(fresh)) => record = fresh,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(rule = %record.rule.name, "cannot re-read the rule: {e}");
+                    break;
                 }
             }
             if record.rule.kind == RuleKind::Nrt {
-                return;
+                break;
             }
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cached) = cache.rules.get_mut(&(workspace.clone(), id.clone())) {
+            *cached = record;
         }
     }
 
@@ -254,10 +291,69 @@ pub fn next_window(record: &RuleRecord, horizon: i64) -> Option<(i64, i64)> {
             let frequency = record.rule.query_frequency.max(1);
             let end = match record.watermark {
                 Some(previous) => previous.saturating_add(frequency),
-                // The first run as soon as the rule exists, over the period before.
-                None => record.created_at,
+                None => first_window_end(record, frequency),
             };
             (end <= horizon).then(|| (end - record.rule.query_period, end))
         }
+    }
+}
+
+/// The end of a scheduled rule's first window: the first moment after its creation at its
+/// phase, an offset within its frequency that its id decides. A thousand rules imported at
+/// once then run spread over their frequency, not all together, as Sentinel spreads them.
+fn first_window_end(record: &RuleRecord, frequency: i64) -> i64 {
+    // FNV-1a: stable across builds and platforms, unlike the standard library's hasher.
+    let hash = format!("{}/{}", record.workspace, record.rule.id)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
+    let phase = (hash % frequency as u64) as i64;
+    let created = record.created_at;
+    let candidate = created - created.rem_euclid(frequency) + phase;
+    if candidate < created { candidate + frequency } else { candidate }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rule::parse_rule;
+
+    const MINUTE: i64 = 60_000_000_000;
+
+    fn record(id: &str, created_at: i64) -> RuleRecord {
+        let text = format!("id: {id}\nname: n\nseverity: Low\nquery: T\nqueryFrequency: PT5M\nqueryPeriod: PT5M\n");
+        RuleRecord {
+            tenant: "t".into(),
+            workspace: "w".into(),
+            rule: parse_rule("test", &text).expect("valid"),
+            source: text,
+            enabled: true,
+            created_at,
+            watermark: None,
+            suppressed_until: None,
+            last_run: None,
+            last_run_seconds: None,
+            last_result_count: None,
+            last_alert_count: None,
+            last_error: None,
+            runs: 0,
+            failures: 0,
+        }
+    }
+
+    #[test]
+    fn rules_imported_together_spread_their_runs_over_the_frequency() {
+        let created = 1_700_000_000_000_000_000;
+        let mut per_minute = [0usize; 5];
+        for i in 0..1000 {
+            let record = record(&format!("rule-{i}"), created);
+            let (after, end) = next_window(&record, i64::MAX).expect("due eventually");
+            assert!((created..created + 5 * MINUTE).contains(&end), "the first run comes within one frequency");
+            assert_eq!(end - after, 5 * MINUTE, "and reads the period before it");
+            assert_eq!(next_window(&record, end - 1), None);
+            per_minute[((end - created) / MINUTE) as usize] += 1;
+        }
+        assert!(per_minute.iter().all(|n| (150..=250).contains(n)), "{per_minute:?}");
+        let again = record("rule-7", created);
+        assert_eq!(next_window(&again, i64::MAX), next_window(&record("rule-7", created), i64::MAX), "stable");
     }
 }

@@ -462,9 +462,12 @@ impl Detection {
             .map_err(db_error("read the generation"))
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so a writer
+    /// in another process (the CLI) makes this wait for the busy timeout instead of failing
+    /// when a transaction that started by reading tries to write.
     async fn begin(&self) -> Result<(tokio::sync::MutexGuard<'_, ()>, Transaction<'_, Sqlite>)> {
         let guard = self.writing.lock().await;
-        let transaction = self.pool.begin().await.map_err(db_error("start a transaction"))?;
+        let transaction = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error("start a transaction"))?;
         Ok((guard, transaction))
     }
 
@@ -661,10 +664,12 @@ impl Detection {
             Some(duration) if raised_any => Some(now + duration),
             _ => record.suppressed_until,
         };
-        sqlx::query(
+        // Only from the watermark the run started from: a window is recorded once, even if two
+        // runs of it race.
+        let moved = sqlx::query(
             "UPDATE rules SET watermark = ?, suppressed_until = ?, last_run_at = ?, last_run_seconds = ?,
              last_result_count = ?, last_alert_count = ?, last_error = NULL, runs = runs + 1
-             WHERE workspace = ? AND id = ?",
+             WHERE workspace = ? AND id = ? AND watermark IS ?",
         )
         .bind(watermark)
         .bind(suppressed_until)
@@ -674,9 +679,18 @@ impl Detection {
         .bind(report.alerts as i64)
         .bind(&record.workspace)
         .bind(&record.rule.id)
+        .bind(record.watermark)
         .execute(&mut *transaction)
         .await
-        .map_err(db_error("record the run"))?;
+        .map_err(db_error("record the run"))?
+        .rows_affected();
+        if moved == 0 {
+            transaction.rollback().await.map_err(db_error("discard a stale run"))?;
+            return Err(DetectionError(format!(
+                "rule '{}' was run from a watermark that has moved on (or was deleted); its results were discarded",
+                record.rule.name
+            )));
+        }
         transaction.commit().await.map_err(db_error("record the run"))?;
         if report.deliveries > 0 {
             self.deliveries_queued.notify_one();

@@ -586,3 +586,18 @@ async fn webhook_teams_and_slack_messages_have_their_shapes() {
             .any(|f| f["text"].as_str().unwrap().contains("Ip: 10.0.0.1"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_window_is_recorded_once_even_when_two_runs_race() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let stale = fixture.put_rule(&rule_yaml("NRT", "")).await;
+    let start = fixture.store.received_horizon();
+    fixture.store.append(WORKSPACE, "Events", batch(&[(0, "bad", "ana", "10.0.0.1")])).await.unwrap();
+    let end = fixture.store.received_horizon();
+    assert_eq!(fixture.scheduler.run_window(&stale, start, end).await.unwrap().alerts, 1);
+    let error = fixture.scheduler.run_window(&stale, start, end).await.expect_err("the second run is stale");
+    assert!(error.contains("watermark that has moved on"), "{error}");
+    assert_eq!(fixture.alerts().await.len(), 1, "its alerts were discarded");
+    fixture.close().await;
+}
