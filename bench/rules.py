@@ -852,7 +852,12 @@ class Watch:
                               "json_extract(definition, '$.query_frequency') FROM rules").fetchall()
         finally:
             db.close()
+        # Rules spread their runs over the frequency (a phase from the rule's id), so what is
+        # due is per rule: a window is overdue when it ended more than 10 s ago and has not run.
+        now = time.time_ns() - 10_000_000_000
         return [{"id": rule, "windows": 0 if watermark is None else (watermark - created) // frequency + 1,
+                 "overdue": (1 if created + frequency <= now else 0) if watermark is None
+                 else max(0, (now - watermark) // frequency),
                  "runs": runs, "failures": failures} for rule, created, watermark, runs, failures, frequency in rows]
 
 
@@ -956,13 +961,15 @@ def main():
                     f"{m.get('vigil_detection_rule_run_failures_total', 0):.0f} failures, "
                     f"{m.get('vigil_detection_alerts_total', 0):.0f} alerts, {ingest.events:,} events, "
                     f"RSS {samples[-1]['rss_mb']:.0f} MB")
-        # The last cycle may still be running: watch on (up to --drain s) until every window is done.
-        expected, drain_end = 3 * len(files), time.monotonic() + args.drain
-        if len(watch.runs) < expected:
-            log(f"{len(watch.runs)} of {expected} windows done; waiting up to {args.drain:.0f} s for the rest")
-        while len(watch.runs) < expected and time.monotonic() < drain_end:
+        # Runs may still be in progress: watch on (up to --drain s) until no window is overdue.
+        drain_end = time.monotonic() + args.drain
+        overdue = sum(r["overdue"] for r in watch.final())
+        if overdue:
+            log(f"{overdue} windows overdue; waiting up to {args.drain:.0f} s for them")
+        while overdue and time.monotonic() < drain_end:
             time.sleep(args.sample)
             sample("drain")
+            overdue = sum(r["overdue"] for r in watch.final())
         ingest.stop()
         final_events = ingest.events
     finally:
@@ -1096,8 +1103,8 @@ def analyse(args, samples, watch, start_wall, start_cpu, import_seconds, imports
     extra_cpu = cpu - baseline_rate * wall
     lag_max_exact = max(all_starts) if all_starts else None
     lag_max_bucket = bucket_max(lag)
-    expected = args.rules * 3
     windows_done = sum(r["windows"] for r in final_rules)
+    expected = windows_done + sum(r["overdue"] for r in final_rules)
     duplicates = sum(r["runs"] - r["failures"] - r["windows"] for r in final_rules)
     failures = m.get("vigil_detection_rule_run_failures_total", 0)
     return {
@@ -1169,7 +1176,7 @@ def markdown(r):
         f"{r['events_ingested']:,} events stored, {r['ingest_errors']} errors | |",
         f"| duration | {r['baseline_seconds']:.0f} s baseline + {r['rules_phase_seconds']:.0f} s with rules "
         f"(import {r['import_seconds']:.1f} s) | |",
-        f"| runs completed (windows done) | {r['windows_done']:,} of {r['runs_expected']:,} "
+        f"| windows run (of those whose end had passed) | {r['windows_done']:,} of {r['runs_expected']:,} "
         f"({r['runs']:,.0f} runs counted, {r['failures']:.0f} failed, {r['duplicate_runs']} repeated a window) | |",
         f"| alerts raised | {r['alerts']:,.0f} | |",
         f"| lag, run start after window end (histogram) | p50 {fmt(r['lag_p50_s'])} s, p95 {fmt(r['lag_p95_s'])} s, "
@@ -1201,7 +1208,7 @@ def markdown(r):
         lines.append(f"| {name} | {t['runs_seen']:,} | {fmt(t['query_mean_ms'])} / {fmt(t['query_p95_ms'])} / "
                      f"{fmt(t['query_max_ms'])} | {100 * t['share_of_query_time']:.0f} % | {t['result_rows']:,} "
                      f"| {t['alerts']:,} |")
-    lines += ["", f"Target (every run starts < 60 s after its window ends, all {r['runs_expected']:,} runs done, "
+    lines += ["", f"Target (every run starts < 60 s after its window ends, all {r['runs_expected']:,} due windows run, "
               f"no failures): **{'met' if r['target_met'] else 'NOT met'}**."]
     if r["last_errors"]:
         lines.append("")
