@@ -1,7 +1,8 @@
 //! ISO 8601 durations (`PT5M`, `PT5H`, `P14D`, `PT3600.0S`), as rules and APIs write them.
 
-/// Nanoseconds in an ISO 8601 duration. Years and months count as 365 and 30 days, as Azure
-/// does for durations without a reference date.
+/// Nanoseconds in an ISO 8601 duration, `P[nY][nM][nW][nD][T[nH][nM][n.nS]]`. Years and months
+/// count as 365 and 30 days, as .NET's `XmlConvert` (and so Azure) reads durations without a
+/// reference date. Rules and the query API's `timespan` both use it.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let invalid = || format!("'{text}' is not an ISO 8601 duration such as PT5M, PT1H or P7D");
     let rest = text.strip_prefix('P').ok_or_else(invalid)?;

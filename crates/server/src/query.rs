@@ -21,6 +21,8 @@ use vigil_kql::{Catalog, QueryError, RunOptions, Table};
 use vigil_kql_syntax::diagnostic::LineCol;
 use vigil_kql_syntax::literal::parse_datetime;
 
+use vigil_detect::duration::parse_duration;
+
 use crate::error::ApiError;
 use crate::metrics::StatusLabel;
 use crate::state::AppState;
@@ -150,47 +152,6 @@ pub fn parse_timespan(text: &str, now: i64) -> Result<(i64, i64), String> {
 
 fn parse_instant(text: &str) -> Result<i64, String> {
     parse_datetime(text).ok_or_else(|| format!("'{text}' is not an ISO 8601 date and time"))
-}
-
-/// ISO 8601 durations: `P[nY][nM][nW][nD][T[nH][nM][n.nS]]`, years as 365 days and months as
-/// 30, as .NET's `XmlConvert` reads them.
-fn parse_duration(text: &str) -> Result<i64, String> {
-    let invalid = || format!("'{text}' is not an ISO 8601 duration such as PT1H or P7D");
-    let rest = text.strip_prefix('P').ok_or_else(invalid)?;
-    let (date, time) = match rest.split_once('T') {
-        Some((date, time)) if !time.is_empty() => (date, Some(time)),
-        Some(_) => return Err(invalid()),
-        None => (rest, None),
-    };
-    const SECOND: f64 = 1e9;
-    let mut total = 0f64;
-    let mut any = false;
-    for (part, units) in [
-        (date, &[('Y', 365.0 * 86400.0), ('M', 30.0 * 86400.0), ('W', 7.0 * 86400.0), ('D', 86400.0)][..]),
-        (time.unwrap_or(""), &[('H', 3600.0), ('M', 60.0), ('S', 1.0)][..]),
-    ] {
-        let mut number = String::new();
-        let mut unit_index = 0;
-        for c in part.chars() {
-            if c.is_ascii_digit() || c == '.' || c == ',' {
-                number.push(if c == ',' { '.' } else { c });
-                continue;
-            }
-            let position = units[unit_index..].iter().position(|(u, _)| *u == c).ok_or_else(invalid)?;
-            let value: f64 = number.parse().map_err(|_| invalid())?;
-            total += value * units[unit_index + position].1 * SECOND;
-            unit_index += position + 1;
-            number.clear();
-            any = true;
-        }
-        if !number.is_empty() {
-            return Err(invalid());
-        }
-    }
-    if !any || total > 1e19 {
-        return Err(invalid());
-    }
-    Ok(total as i64)
 }
 
 /// The workspace's tables seen through the request's time range: each table with a

@@ -333,19 +333,7 @@ pub fn kql_datetime(nanos: i64) -> String {
 
 /// The event ids of the rows received in `(after, until]`.
 async fn received_ids(store: &Arc<Store>, after: i64, until: i64) -> Vec<i64> {
-    let engine = engine_for(store);
-    let catalog = store.received_catalog(WORKSPACE, after, until);
-    let result = engine.run("SecurityEvent | project EventID", catalog, RunOptions::default()).await;
-    let mut ids: Vec<i64> = result.expect("the window query runs").tables[0]
-        .rows()
-        .into_iter()
-        .map(|row| match row.as_slice() {
-            [Value::Long(id)] => *id,
-            other => panic!("expected an EventID, got {other:?}"),
-        })
-        .collect();
-    ids.sort_unstable();
-    ids
+    event_ids_in(store, store.received_catalog(WORKSPACE, after, until), "SecurityEvent").await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -71,8 +71,13 @@ pub fn engine_for(store: &Store) -> Engine {
 
 /// The rows of a query's first result.
 pub async fn query(store: &Arc<Store>, text: &str) -> Vec<Vec<Value>> {
+    query_catalog(store, store.catalog(WORKSPACE), text).await
+}
+
+/// The rows of a query's first result over `catalog` (a view of the store's tables).
+pub async fn query_catalog(store: &Arc<Store>, catalog: Arc<dyn vigil_kql::Catalog>, text: &str) -> Vec<Vec<Value>> {
     let engine = engine_for(store);
-    let result = engine.run(text, store.catalog(WORKSPACE), RunOptions::default()).await;
+    let result = engine.run(text, catalog, RunOptions::default()).await;
     let result = result.unwrap_or_else(|e| panic!("query `{text}` failed: {e:?}"));
     result.tables[0].rows()
 }
@@ -90,7 +95,12 @@ pub async fn count(store: &Arc<Store>, text: &str) -> i64 {
 
 /// The `EventID`s a query returns, sorted.
 pub async fn event_ids(store: &Arc<Store>, text: &str) -> Vec<i64> {
-    let mut ids: Vec<i64> = query(store, &format!("{text} | project EventID"))
+    event_ids_in(store, store.catalog(WORKSPACE), text).await
+}
+
+/// The `EventID`s a query over `catalog` returns, sorted.
+pub async fn event_ids_in(store: &Arc<Store>, catalog: Arc<dyn vigil_kql::Catalog>, text: &str) -> Vec<i64> {
+    let mut ids: Vec<i64> = query_catalog(store, catalog, &format!("{text} | project EventID"))
         .await
         .into_iter()
         .map(|row| match row.as_slice() {
