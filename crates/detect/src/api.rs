@@ -27,6 +27,21 @@ const INCIDENT_CLASSIFICATION_SQL: &str = "CASE classification WHEN 'TruePositiv
      WHEN 'FalsePositive' THEN 'FalsePositive' WHEN 'BenignPositive' THEN 'InformationalExpectedActivity' \
      ELSE 'Unknown' END";
 
+/// What `$orderby` may name on `/api/incidents`: severity sorts by rank, not by name.
+pub const INCIDENT_ORDER_PROPERTIES: &[Property] = &[
+    Property { name: "createdTime", sql: "created_at", kind: PropertyKind::DateTime },
+    Property { name: "lastUpdateTime", sql: "updated_at", kind: PropertyKind::DateTime },
+    Property { name: "incidentId", sql: "id", kind: PropertyKind::Integer },
+    Property {
+        name: "severity",
+        sql: "CASE severity WHEN 'High' THEN 3 WHEN 'Medium' THEN 2 WHEN 'Low' THEN 1 ELSE 0 END",
+        kind: PropertyKind::Integer,
+    },
+    Property { name: "status", sql: INCIDENT_STATUS_SQL, kind: PropertyKind::Text },
+    Property { name: "assignedTo", sql: "owner", kind: PropertyKind::Text },
+    Property { name: "incidentName", sql: "title", kind: PropertyKind::Text },
+];
+
 /// What `$filter` may name on `/api/incidents`.
 pub const INCIDENT_PROPERTIES: &[Property] = &[
     Property { name: "createdTime", sql: "created_at", kind: PropertyKind::DateTime },
@@ -36,6 +51,11 @@ pub const INCIDENT_PROPERTIES: &[Property] = &[
     Property { name: "incidentId", sql: "id", kind: PropertyKind::Integer },
     Property { name: "assignedTo", sql: "owner", kind: PropertyKind::Text },
     Property { name: "classification", sql: INCIDENT_CLASSIFICATION_SQL, kind: PropertyKind::Text },
+    Property { name: "incidentName", sql: "title", kind: PropertyKind::Text },
+    Property { name: "incidentStatus", sql: "status", kind: PropertyKind::Text },
+    Property { name: "workspaceId", sql: "workspace", kind: PropertyKind::Text },
+    // The JSON array of rule ids, for `contains(relatedAnalyticRuleIds, 'id')`.
+    Property { name: "relatedAnalyticRuleIds", sql: "rule_ids", kind: PropertyKind::Text },
 ];
 
 pub const ALERT_STATUSES: &[&str] = &["New", "InProgress", "Resolved"];

@@ -69,6 +69,42 @@ pub struct SqlFilter {
     pub params: Vec<SqlValue>,
 }
 
+/// Translates `$orderby` (`property [asc|desc]`, comma-separated) into an SQL `ORDER BY` list.
+pub fn order_by_to_sql(text: &str, properties: &[Property]) -> Result<String, ODataError> {
+    let mut terms = Vec::new();
+    let mut offset = 0;
+    for part in text.split(',') {
+        let trimmed = part.trim();
+        let position = offset + part.len() - part.trim_start().len();
+        offset += part.len() + 1;
+        let mut words = trimmed.split_whitespace();
+        let Some(name) = words.next() else {
+            return fail(position, "an empty $orderby term", "write 'property asc' or 'property desc'");
+        };
+        let property = properties.iter().find(|p| p.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+            let mut names: Vec<&str> = properties.iter().map(|p| p.name).collect();
+            names.sort_by_key(|n| n.to_ascii_lowercase());
+            ODataError {
+                message: format!(
+                    "unknown property '{name}' at position {position}; sortable properties: {}",
+                    names.join(", ")
+                ),
+                position,
+            }
+        })?;
+        let direction = match words.next().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("asc") => "ASC",
+            Some("desc") => "DESC",
+            Some(other) => return fail(position, format!("unknown direction '{other}'"), "use asc or desc"),
+        };
+        if words.next().is_some() {
+            return fail(position, format!("too many words in '{trimmed}'"), "write 'property asc' or 'property desc'");
+        }
+        terms.push(format!("{} {direction}", property.sql));
+    }
+    Ok(terms.join(", "))
+}
+
 /// Parses `filter` and translates it for `properties`.
 pub fn filter_to_sql(filter: &str, properties: &[Property]) -> Result<SqlFilter, ODataError> {
     let length = filter.chars().count();
@@ -266,8 +302,7 @@ impl<'a> Parser<'a> {
 
     fn comparison(&mut self, name: &str, position: usize) -> Result<String, ODataError> {
         if self.next_is(&Token::Open) {
-            let what = format!("function '{name}' is not supported in $filter");
-            return fail(position, what, "use comparisons joined by and, or, not");
+            return self.string_function(name, position);
         }
         let property = self.property(name, position)?;
         let expected = format!("an operator after '{}' ({SUPPORTED_OPERATORS})", property.name);
@@ -304,6 +339,47 @@ impl<'a> Parser<'a> {
             true => format!("({column} IS NOT NULL AND {column} {comparator} ?{collation})"),
             false => format!("({column} {comparator} ?{collation})"),
         })
+    }
+
+    /// `contains(p, 'x')`, `startswith(p, 'x')`, `endswith(p, 'x')` on a text property,
+    /// case-insensitive as the other text comparisons are.
+    fn string_function(&mut self, name: &str, position: usize) -> Result<String, ODataError> {
+        let (before, after) = match name.to_ascii_lowercase().as_str() {
+            "contains" => ("%", "%"),
+            "startswith" => ("", "%"),
+            "endswith" => ("%", ""),
+            _ => {
+                let what = format!("function '{name}' is not supported in $filter");
+                return fail(position, what, "use comparisons, contains, startswith or endswith");
+            }
+        };
+        self.advance("'('")?;
+        let expected = format!("a text property as the first argument of '{name}'");
+        let argument = self.advance(&expected)?;
+        let Token::Word(property_name) = &argument.token else {
+            return unexpected(&argument, &expected);
+        };
+        let property = self.property(property_name, argument.position)?;
+        if property.kind != PropertyKind::Text {
+            return fail(argument.position, format!("'{name}' needs a text property, not '{}'", property.name), "");
+        }
+        let comma = self.advance("',' between the arguments")?;
+        if comma.token != Token::Comma {
+            return unexpected(&comma, "',' between the arguments");
+        }
+        let (value, value_position) = self.value(property)?;
+        let Some(SqlValue::Text(text)) = value else {
+            return fail(value_position, format!("'{name}' needs a quoted string"), "");
+        };
+        let close = self.advance("')' after the arguments")?;
+        if close.token != Token::Close {
+            return unexpected(&close, "')' after the arguments");
+        }
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        self.params.push(SqlValue::Text(format!("{before}{escaped}{after}")));
+        self.params.push(SqlValue::Text("\\".to_owned()));
+        let column = property.sql;
+        Ok(format!("({column} IS NOT NULL AND {column} LIKE ? ESCAPE ?)"))
     }
 
     fn in_list(&mut self, property: &Property) -> Result<String, ODataError> {
@@ -611,8 +687,9 @@ mod tests {
             ("severity eq 'x'; drop", 15, "unexpected character ';' at position 15".to_owned()),
             ("$filter=severity eq 'x'", 0, "unexpected character '$' at position 0".to_owned()),
             ("sévérité eq 'x'", 1, "unexpected character 'é' at position 1".to_owned()),
-            ("contains(severity,'Hi')", 0, "function 'contains' is not supported in $filter at position 0; use comparisons joined by and, or, not".to_owned()),
-            ("status eq 'New' or startswith (severity, 'H')", 19, "function 'startswith' is not supported in $filter at position 19; use comparisons joined by and, or, not".to_owned()),
+            ("tolower(severity) eq 'high'", 0, "function 'tolower' is not supported in $filter at position 0; use comparisons, contains, startswith or endswith".to_owned()),
+            ("contains(incidentId, '1')", 9, "'contains' needs a text property, not 'incidentId' at position 9".to_owned()),
+            ("contains(severity 'H')", 18, "unexpected string 'H' at position 18; expected ',' between the arguments".to_owned()),
             ("alertCreationTime ge now()", 21, "function 'now' is not supported in $filter at position 21; use a literal value".to_owned()),
             ("incidentId eq '5'", 14, "'incidentId' needs an integer, not string '5' at position 14; remove the quotes".to_owned()),
             ("incidentId eq 99999999999999999999", 14, "'99999999999999999999' is not a 64-bit integer for 'incidentId' at position 14".to_owned()),
@@ -629,6 +706,26 @@ mod tests {
             let error = filter_to_sql(filter, PROPERTIES).unwrap_err();
             assert_eq!((error.message, error.position), (message, position), "filter: {filter}");
         }
+    }
+
+    #[test]
+    fn string_functions_match_case_insensitively_with_wildcards_escaped() {
+        let (sql, params) = translate("contains(severity, '50%_x') and startswith(status, 'New')");
+        assert_eq!(
+            sql,
+            "(severity IS NOT NULL AND severity LIKE ? ESCAPE ?) AND (status IS NOT NULL AND status LIKE ? ESCAPE ?)"
+        );
+        assert_eq!(params, [text("%50\\%\\_x%"), text("\\"), text("New%"), text("\\")]);
+    }
+
+    #[test]
+    fn order_by_names_properties_and_directions() {
+        assert_eq!(order_by_to_sql("severity desc, incidentId", PROPERTIES).unwrap(), "severity DESC, incident_id ASC");
+        let error = order_by_to_sql("severity up", PROPERTIES).unwrap_err();
+        assert_eq!(error.position, 0);
+        assert!(error.message.contains("unknown direction 'up'"), "{}", error.message);
+        assert!(order_by_to_sql("x desc", PROPERTIES).unwrap_err().message.contains("unknown property 'x'"));
+        assert!(order_by_to_sql("severity,", PROPERTIES).unwrap_err().message.contains("empty"));
     }
 
     #[test]

@@ -170,6 +170,13 @@ CREATE TABLE IF NOT EXISTS workbooks (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (workspace, name)
 );
+CREATE TABLE IF NOT EXISTS saved_queries (
+    workspace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (workspace, name)
+);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY,
     workspace TEXT NOT NULL,
@@ -343,6 +350,8 @@ impl Scope {
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     pub filter: Option<SqlFilter>,
+    /// An SQL `ORDER BY` list from [`crate::odata::order_by_to_sql`]; newest first when absent.
+    pub order_by: Option<String>,
     pub top: i64,
     pub skip: i64,
 }
@@ -786,7 +795,8 @@ impl Detection {
 
     pub async fn incidents(&self, scope: &Scope, page: &Page) -> Result<Vec<IncidentRecord>> {
         let (where_clause, params) = scope_clause(scope, page.filter.as_ref());
-        let text = format!("SELECT * FROM incidents WHERE {where_clause} ORDER BY id DESC LIMIT ? OFFSET ?");
+        let order = page.order_by.as_deref().map(|o| format!("{o}, id DESC")).unwrap_or_else(|| "id DESC".to_string());
+        let text = format!("SELECT * FROM incidents WHERE {where_clause} ORDER BY {order} LIMIT ? OFFSET ?");
         let mut query = sqlx::query(&text);
         for param in &params {
             query = bind_value(query, param);
@@ -798,6 +808,18 @@ impl Detection {
             incidents.push(self.complete(incident_row(row)?, false).await?);
         }
         Ok(incidents)
+    }
+
+    /// How many incidents match, for `@odata.count`.
+    pub async fn count_incidents(&self, scope: &Scope, page: &Page) -> Result<i64> {
+        let (where_clause, params) = scope_clause(scope, page.filter.as_ref());
+        let text = format!("SELECT COUNT(*) FROM incidents WHERE {where_clause}");
+        let mut query = sqlx::query(&text);
+        for param in &params {
+            query = bind_value(query, param);
+        }
+        let row = query.fetch_one(&self.pool).await.map_err(db_error("count the incidents"))?;
+        Ok(row.get(0))
     }
 
     pub async fn incident(&self, scope: &Scope, id: i64) -> Result<Option<IncidentRecord>> {
@@ -1019,30 +1041,91 @@ impl Detection {
         load_automation(&mut connection, workspace).await
     }
 
-    // ---- workbooks
+    // ---- workbooks and saved queries: JSON documents of a workspace, by name
 
     pub async fn put_workbook(&self, workspace: &str, name: &str, content: &Json) -> Result<()> {
+        self.put_document(Document::Workbook, workspace, name, content).await
+    }
+
+    /// `(name, content, updated)` of every workbook, by name.
+    pub async fn workbooks(&self, workspace: &str) -> Result<Vec<(String, Json, String)>> {
+        self.documents(Document::Workbook, workspace, None).await
+    }
+
+    pub async fn workbook(&self, workspace: &str, name: &str) -> Result<Option<(String, Json, String)>> {
+        Ok(self.documents(Document::Workbook, workspace, Some(name)).await?.pop())
+    }
+
+    pub async fn delete_workbook(&self, workspace: &str, name: &str) -> Result<bool> {
+        self.delete_document(Document::Workbook, workspace, name).await
+    }
+
+    pub async fn put_saved_query(&self, workspace: &str, id: &str, content: &Json) -> Result<()> {
+        self.put_document(Document::SavedQuery, workspace, id, content).await
+    }
+
+    pub async fn saved_queries(&self, workspace: &str) -> Result<Vec<(String, Json, String)>> {
+        self.documents(Document::SavedQuery, workspace, None).await
+    }
+
+    pub async fn delete_saved_query(&self, workspace: &str, id: &str) -> Result<bool> {
+        self.delete_document(Document::SavedQuery, workspace, id).await
+    }
+
+    async fn put_document(&self, kind: Document, workspace: &str, name: &str, content: &Json) -> Result<()> {
         let (_guard, mut transaction) = self.begin().await?;
-        sqlx::query("INSERT OR REPLACE INTO workbooks (workspace, name, content, updated_at) VALUES (?, ?, ?, ?)")
+        let sql = format!(
+            "INSERT OR REPLACE INTO {} (workspace, name, content, updated_at) VALUES (?, ?, ?, ?)",
+            kind.table()
+        );
+        sqlx::query(&sql)
             .bind(workspace)
             .bind(name)
             .bind(content.to_string())
             .bind(format_time(now_nanos()))
             .execute(&mut *transaction)
             .await
-            .map_err(db_error("save the workbook"))?;
-        transaction.commit().await.map_err(db_error("save the workbook"))
+            .map_err(db_error(kind.saving()))?;
+        transaction.commit().await.map_err(db_error(kind.saving()))
     }
 
-    pub async fn workbooks(&self, workspace: &str) -> Result<Vec<(String, Json)>> {
-        let rows = sqlx::query("SELECT name, content FROM workbooks WHERE workspace = ? ORDER BY name")
+    async fn documents(
+        &self,
+        kind: Document,
+        workspace: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<(String, Json, String)>> {
+        let sql = format!(
+            "SELECT name, content, updated_at FROM {} WHERE workspace = ? AND (? IS NULL OR name = ?) ORDER BY name",
+            kind.table()
+        );
+        let rows = sqlx::query(&sql)
             .bind(workspace)
+            .bind(name)
+            .bind(name)
             .fetch_all(&self.pool)
             .await
-            .map_err(db_error("read the workbooks"))?;
+            .map_err(db_error(kind.reading()))?;
         rows.iter()
-            .map(|row| Ok((row.get(0), serde_json::from_str(row.get::<&str, _>(1)).map_err(json_error)?)))
+            .map(|row| {
+                let content = serde_json::from_str(row.get::<&str, _>(1)).map_err(json_error)?;
+                Ok((row.get(0), content, row.get(2)))
+            })
             .collect()
+    }
+
+    async fn delete_document(&self, kind: Document, workspace: &str, name: &str) -> Result<bool> {
+        let (_guard, mut transaction) = self.begin().await?;
+        let sql = format!("DELETE FROM {} WHERE workspace = ? AND name = ?", kind.table());
+        let deleted = sqlx::query(&sql)
+            .bind(workspace)
+            .bind(name)
+            .execute(&mut *transaction)
+            .await
+            .map_err(db_error(kind.saving()))?
+            .rows_affected();
+        transaction.commit().await.map_err(db_error(kind.saving()))?;
+        Ok(deleted > 0)
     }
 
     // ---- deliveries
@@ -1886,4 +1969,34 @@ async fn push_outbox(
         .await
         .map_err(db_error("queue a table row"))?;
     Ok(())
+}
+
+/// The kinds of JSON document a workspace keeps, each in its own table of the same shape.
+#[derive(Clone, Copy)]
+enum Document {
+    Workbook,
+    SavedQuery,
+}
+
+impl Document {
+    fn table(self) -> &'static str {
+        match self {
+            Document::Workbook => "workbooks",
+            Document::SavedQuery => "saved_queries",
+        }
+    }
+
+    fn saving(self) -> &'static str {
+        match self {
+            Document::Workbook => "save the workbook",
+            Document::SavedQuery => "save the saved query",
+        }
+    }
+
+    fn reading(self) -> &'static str {
+        match self {
+            Document::Workbook => "read the workbooks",
+            Document::SavedQuery => "read the saved queries",
+        }
+    }
 }

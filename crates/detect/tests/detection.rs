@@ -86,12 +86,12 @@ impl Fixture {
     }
 
     async fn alerts(&self) -> Vec<vigil_detect::state::AlertRecord> {
-        let page = Page { filter: None, top: 10_000, skip: 0 };
+        let page = Page { filter: None, order_by: None, top: 10_000, skip: 0 };
         self.detection.alerts(&Scope::tenant(TENANT, None), &page).await.expect("alerts")
     }
 
     async fn incidents(&self) -> Vec<vigil_detect::state::IncidentRecord> {
-        let page = Page { filter: None, top: 10_000, skip: 0 };
+        let page = Page { filter: None, order_by: None, top: 10_000, skip: 0 };
         self.detection.incidents(&Scope::tenant(TENANT, None), &page).await.expect("incidents")
     }
 

@@ -7,6 +7,7 @@
 pub mod aggregate;
 pub mod conversion;
 pub mod dynamic;
+pub mod geoip;
 pub mod naming;
 pub mod registry;
 pub mod scalar;

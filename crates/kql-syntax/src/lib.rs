@@ -10,7 +10,7 @@ pub mod literal;
 mod parser;
 
 pub use diagnostic::{Code, Diagnostic, LineCol, Severity, Span, suggest};
-pub use parser::{Parsed, canonical_type_name, parse};
+pub use parser::{OPERATOR_NAMES, Parsed, canonical_type_name, parse};
 
 /// JSON text helpers shared by literal parsing and value formatting.
 pub mod json {

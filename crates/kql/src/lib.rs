@@ -9,6 +9,7 @@
 
 mod bind;
 pub mod catalog;
+pub mod completion;
 mod engine;
 pub mod error;
 mod nodes;

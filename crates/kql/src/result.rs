@@ -70,7 +70,8 @@ pub fn cell_text(value: &Value) -> String {
 }
 
 impl QueryResult {
-    /// `{"tables":[{"name","columns":[{"name","type"}],"rows":[[...]]}]}`
+    /// `{"tables":[{"name","columns":[{"name","type"}],"rows":[[...]]}]}`, and `render` (the
+    /// visualization the first table asked for) as the query API answers with `include-render`.
     pub fn to_json(&self) -> Json {
         let tables: Vec<Json> = self
             .tables
@@ -86,7 +87,16 @@ impl QueryResult {
                 json!({"name": table.name, "columns": columns, "rows": rows})
             })
             .collect();
-        json!({ "tables": tables })
+        let mut object = json!({ "tables": tables });
+        if let Some(render) = self.tables.first().and_then(|t| t.render.as_ref()) {
+            let mut properties = serde_json::Map::new();
+            properties.insert("visualization".to_string(), Json::String(render.visualization.clone()));
+            for (name, value) in &render.properties {
+                properties.insert(name.clone(), value.clone());
+            }
+            object["render"] = Json::Object(properties);
+        }
+        object
     }
 
     /// Reads the Log Analytics query API's JSON back into a result, as `vigil query --server`

@@ -125,6 +125,61 @@ pub async fn create_app(
     Ok((StatusCode::CREATED, axum::Json(app)).into_response())
 }
 
+/// `GET /api/me`: who the token speaks for, in which tenant, with which roles.
+pub async fn me(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    let tenant = state.control.tenant(&principal.tenant_id).await?;
+    let name = state
+        .control
+        .apps(&principal.tenant_id)
+        .await?
+        .into_iter()
+        .find(|app| app.client_id == principal.id)
+        .map(|app| app.name)
+        .unwrap_or_else(|| principal.id.clone());
+    let roles = state.control.role_assignments(&principal.tenant_id, Some(&principal.id)).await?;
+    Ok(axum::Json(json!({
+        "tenant": {"id": tenant.id, "name": tenant.name},
+        "principal": {"id": principal.id, "name": name},
+        "roles": roles.iter().map(|r| json!({"role": r.role, "scope": r.scope})).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+/// `GET /api/apps`: the tenant's application registrations with their roles; never a secret.
+pub async fn list_apps(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    require_tenant_owner(&state, &principal).await?;
+    let assignments = state.control.role_assignments(&principal.tenant_id, None).await?;
+    let apps: Vec<Json> = state
+        .control
+        .apps(&principal.tenant_id)
+        .await?
+        .into_iter()
+        .map(|app| {
+            let roles: Vec<Json> = assignments
+                .iter()
+                .filter(|a| a.principal == app.client_id)
+                .map(|a| json!({"role": a.role, "scope": a.scope}))
+                .collect();
+            json!({"client_id": app.client_id, "name": app.name, "secretExpires": app.secret_expires_at, "roles": roles})
+        })
+        .collect();
+    Ok(axum::Json(apps).into_response())
+}
+
+/// `POST /api/apps/{client_id}/secret`: a new secret, shown this once; the old one stops working.
+pub async fn rotate_app_secret(
+    State(state): State<Arc<AppState>>,
+    Path(client_id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
+    require_tenant_owner(&state, &principal).await?;
+    let app = state.control.rotate_secret(&principal.tenant_id, &client_id).await?;
+    Ok(axum::Json(app).into_response())
+}
+
 pub async fn list_tables(
     State(state): State<Arc<AppState>>,
     Path(workspace): Path<String>,
@@ -138,10 +193,16 @@ pub async fn list_tables(
         .await?
         .into_iter()
         .map(|t| {
+            let stats = state.store.table_stats(&workspace.id, &t.schema.name);
+            let time = |nanos: Option<i64>| nanos.map(|n| chrono::DateTime::from_timestamp_nanos(n).to_rfc3339());
             json!({
                 "name": t.schema.name,
                 "retention_days": t.retention_days,
                 "columns": t.schema.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
+                "rows": stats.rows,
+                "bytes": stats.bytes,
+                "lastEventTime": time(stats.last_event),
+                "lastReceived": time(stats.last_received),
             })
         })
         .collect();

@@ -27,6 +27,24 @@ pub struct ServerConfig {
     pub segments_url: Option<String>,
     /// Analytics-rule queries run at once.
     pub rule_concurrency: usize,
+    /// An OpenID Connect provider the console offers for login besides the owner credential.
+    pub console_oidc: Option<ConsoleOidc>,
+}
+
+/// The console's OIDC login (authorization code with PKCE, in the browser). The provider must
+/// also be a tenant's trusted external issuer, and its access tokens must carry the audiences
+/// of the APIs the console calls (`https://management.azure.com`, `https://api.loganalytics.io`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleOidc {
+    pub authority: String,
+    pub client_id: String,
+    #[serde(default = "default_oidc_scope")]
+    pub scope: String,
+}
+
+fn default_oidc_scope() -> String {
+    "openid profile".to_string()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +73,7 @@ impl Default for ServerConfig {
             compaction_interval: Duration::from_secs(300),
             segments_url: None,
             rule_concurrency: 2,
+            console_oidc: None,
         }
     }
 }
@@ -71,6 +90,13 @@ struct ConfigFile {
     ingest: Option<IngestFile>,
     storage: Option<StorageFile>,
     detection: Option<DetectionFile>,
+    console: Option<ConsoleFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleFile {
+    oidc: Option<ConsoleOidc>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +182,9 @@ impl ServerConfig {
         }
         if let Some(concurrency) = file.detection.and_then(|d| d.rule_concurrency) {
             self.rule_concurrency = concurrency.max(1);
+        }
+        if let Some(oidc) = file.console.and_then(|c| c.oidc) {
+            self.console_oidc = Some(oidc);
         }
         if let Some(storage) = file.storage {
             if let Some(seconds) = storage.flush_interval_seconds {

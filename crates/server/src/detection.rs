@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use tokio::sync::watch;
 use vigil_control::{Role, Workspace};
-use vigil_detect::api::{self, ALERT_PROPERTIES, INCIDENT_PROPERTIES};
+use vigil_detect::api::{self, ALERT_PROPERTIES, INCIDENT_ORDER_PROPERTIES, INCIDENT_PROPERTIES};
 use vigil_detect::automation::{PlaybookTarget, parse_automation};
 use vigil_detect::state::{Page, RuleRecord};
 use vigil_detect::suppression::NewSuppression;
@@ -63,6 +63,10 @@ pub struct ListParameters {
     skip: Option<String>,
     #[serde(rename = "$expand")]
     expand: Option<String>,
+    #[serde(rename = "$orderby")]
+    order_by: Option<String>,
+    #[serde(rename = "$count")]
+    count: Option<String>,
 }
 
 impl ListParameters {
@@ -88,9 +92,38 @@ impl ListParameters {
         };
         Ok(Page {
             filter,
+            order_by: None,
             top: number("$top", &self.top, MAX_TOP, MAX_TOP)?,
             skip: number("$skip", &self.skip, 0, i64::MAX)?,
         })
+    }
+
+    /// The page with `$orderby` over `properties` (only the incidents list sorts).
+    fn ordered_page(
+        &self,
+        filter: &[vigil_detect::odata::Property],
+        order: &[vigil_detect::odata::Property],
+    ) -> Result<Page, ApiError> {
+        let mut page = self.page(filter)?;
+        page.order_by = match self.order_by.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(
+                vigil_detect::odata::order_by_to_sql(text, order)
+                    .map_err(|e| ApiError::bad_request("InvalidQueryParameter", format!("$orderby: {}", e.message)))?,
+            ),
+        };
+        Ok(page)
+    }
+
+    fn wants_count(&self) -> Result<bool, ApiError> {
+        match self.count.as_deref().map(str::trim) {
+            None | Some("") | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(
+                "InvalidQueryParameter",
+                format!("$count must be true or false, not '{other}'"),
+            )),
+        }
     }
 
     fn expands_evidence(&self) -> Result<bool, ApiError> {
@@ -176,11 +209,18 @@ pub async fn list_incidents(
     Query(parameters): Query<ListParameters>,
 ) -> Result<Response, ApiError> {
     let principal = caller(&state, &headers).await?;
-    let page = parameters.page(INCIDENT_PROPERTIES)?;
+    let page = parameters.ordered_page(INCIDENT_PROPERTIES, INCIDENT_ORDER_PROPERTIES)?;
     let scope = scope_for(&state, &principal, Role::Reader).await?;
     let incidents = state.detection.incidents(&scope, &page).await?;
     let origin = state.origin(&headers);
-    Ok(odata_list(&format!("{origin}/api/$metadata#Incidents"), incidents.iter().map(api::incident_json).collect()))
+    let mut list = json!({
+        "@odata.context": format!("{origin}/api/$metadata#Incidents"),
+        "value": incidents.iter().map(api::incident_json).collect::<Vec<_>>(),
+    });
+    if parameters.wants_count()? {
+        list["@odata.count"] = json!(state.detection.count_incidents(&scope, &page).await?);
+    }
+    Ok(axum::Json(list).into_response())
 }
 
 fn incident_id(text: &str) -> Result<i64, ApiError> {

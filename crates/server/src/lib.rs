@@ -8,8 +8,10 @@
 
 pub mod admin;
 pub mod config;
+pub mod console;
 pub mod detection;
 pub mod error;
+pub mod hunting;
 pub mod ingestion;
 pub mod metrics;
 pub mod oauth;
@@ -18,6 +20,7 @@ pub mod records;
 pub mod state;
 pub mod tls;
 pub mod tokens;
+pub mod workbooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,8 +76,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/{tenant}/oauth2/token", post(oauth::token))
         .route("/dataCollectionRules/{dcr}/streams/{stream}", post(ingestion::ingest))
         .route("/v1/workspaces/{workspace}/query", post(query::query))
+        .route("/api/console/config", get(console::config))
+        .route("/api/me", get(admin::me))
+        .route("/api/content", get(workbooks::list_packs))
         .route("/api/workspaces", get(admin::list_workspaces).post(admin::create_workspace))
-        .route("/api/apps", post(admin::create_app))
+        .route("/api/apps", get(admin::list_apps).post(admin::create_app))
+        .route("/api/apps/{client_id}/secret", post(admin::rotate_app_secret))
+        .route("/api/workspaces/{workspace}/kql/check", post(hunting::check))
+        .route("/api/workspaces/{workspace}/kql/complete", post(hunting::complete))
+        .route("/api/workspaces/{workspace}/savedQueries", get(hunting::list_saved_queries))
+        .route(
+            "/api/workspaces/{workspace}/savedQueries/{id}",
+            put(hunting::put_saved_query).delete(hunting::delete_saved_query),
+        )
+        .route("/api/workspaces/{workspace}/workbooks", get(workbooks::list))
+        .route(
+            "/api/workspaces/{workspace}/workbooks/{name}",
+            get(workbooks::get).put(workbooks::put).delete(workbooks::delete),
+        )
+        .route("/api/workspaces/{workspace}/content/{name}", post(workbooks::install_pack))
         .route("/api/workspaces/{workspace}/tables", get(admin::list_tables))
         .route("/api/workspaces/{workspace}/tables/{name}", put(admin::put_table))
         .route("/api/workspaces/{workspace}/dcrs", get(admin::list_dcrs))
@@ -99,7 +119,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(detection::list_suppressions).post(detection::add_suppression),
         )
         .route("/api/workspaces/{workspace}/suppressionRules/{id}", delete(detection::delete_suppression))
-        .fallback(|| async { ApiError::not_found("NotFound", "There is no such API.") })
+        .fallback(console::fallback)
         .layer(axum::middleware::map_request(host_from_authority))
         .with_state(state)
 }

@@ -114,6 +114,16 @@ pub struct StoreStats {
     pub segments: u64,
 }
 
+/// What a table holds: rows and bytes (segments plus memtables), and its newest event and
+/// ingestion times in nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub rows: u64,
+    pub bytes: u64,
+    pub last_event: Option<i64>,
+    pub last_received: Option<i64>,
+}
+
 pub struct Store {
     config: StoreConfig,
     shared: Arc<Shared>,
@@ -438,6 +448,29 @@ impl Store {
         }
     }
 
+    pub fn table_stats(&self, workspace: &str, table: &str) -> TableStats {
+        let state = self.shared.lock();
+        let Some(table) = state.tables.get(&TableKey::new(workspace, table)) else {
+            return TableStats::default();
+        };
+        let mut stats = TableStats::default();
+        for segment in &table.segments {
+            stats.rows += segment.rows;
+            stats.bytes += segment.bytes;
+            stats.last_event = stats.last_event.max(segment.max_time);
+            stats.last_received = stats.last_received.max(segment.received.map(|(_, max)| max));
+        }
+        for memtable in std::iter::once(&table.active).chain(table.frozen.as_ref()) {
+            stats.bytes += memtable.bytes as u64;
+            for batch in &memtable.batches {
+                stats.rows += batch.num_rows() as u64;
+                stats.last_event = stats.last_event.max(max_timestamp(batch, table::TIME_COLUMN));
+                stats.last_received = stats.last_received.max(max_timestamp(batch, RECEIVED_COLUMN));
+            }
+        }
+        stats
+    }
+
     /// The table's live segments, oldest hour first.
     pub fn segments(&self, workspace: &str, table: &str) -> Vec<SegmentInfo> {
         let state = self.shared.lock();
@@ -478,4 +511,10 @@ impl Store {
     fn segment_store_url(&self) -> ObjectStoreUrl {
         self.segment_store.query_url()
     }
+}
+
+fn max_timestamp(batch: &RecordBatch, column: &str) -> Option<i64> {
+    use datafusion::arrow::array::TimestampNanosecondArray;
+    let values = batch.column_by_name(column)?.as_any().downcast_ref::<TimestampNanosecondArray>()?;
+    datafusion::arrow::compute::max(values)
 }

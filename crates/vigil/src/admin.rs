@@ -55,27 +55,35 @@ pub struct ServeArgs {
     public_url: Option<String>,
 }
 
+impl ServeArgs {
+    /// The server's configuration: the data dir's (file, environment), then these flags.
+    pub(crate) fn config(self) -> Result<ServerConfig, Failure> {
+        let mut config = self.data.load()?;
+        if let Some(listen) = &self.listen {
+            config.listen = vigil_server::parse_listen(listen).map_err(Failure::Usage)?;
+        }
+        if let (Some(cert), Some(key)) = (self.tls_cert, self.tls_key) {
+            config.tls = TlsMode::Files { cert, key };
+        } else if self.tls_self_signed {
+            config.tls = TlsMode::SelfSigned;
+        } else if self.insecure_http {
+            config.tls = TlsMode::Disabled;
+        }
+        if self.public_url.is_some() {
+            config.public_url = self.public_url;
+        }
+        Ok(config)
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
-    let mut config = args.data.load()?;
-    if let Some(listen) = &args.listen {
-        config.listen = vigil_server::parse_listen(listen).map_err(Failure::Usage)?;
-    }
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls = TlsMode::Files { cert, key };
-    } else if args.tls_self_signed {
-        config.tls = TlsMode::SelfSigned;
-    } else if args.insecure_http {
-        config.tls = TlsMode::Disabled;
-    }
-    if args.public_url.is_some() {
-        config.public_url = args.public_url;
-    }
+    let config = args.config()?;
     init_logging();
     vigil_server::serve(config).await.map_err(Failure::Query)
 }
 
 /// Logs go to stderr as text, or as JSON lines with VIGIL_LOG_FORMAT=json; RUST_LOG filters.
-fn init_logging() {
+pub(crate) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

@@ -6,21 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Subcommand;
-use include_dir::{Dir, include_dir};
 use serde_json::{Value as Json, json};
 use vigil_control::{Control, Workspace};
+use vigil_detect::Detection;
 use vigil_detect::automation::parse_automation;
 use vigil_detect::conditions::{Condition, Operator};
 use vigil_detect::suppression::NewSuppression;
-use vigil_detect::{Detection, Rule, parse_rule, validate_query};
-use vigil_kql::{Engine, MemoryCatalog};
+use vigil_kql::Engine;
 use vigil_server::config::ServerConfig;
 
 use crate::Failure;
 use crate::admin::DataDirArgs;
-
-/// The content packs shipped with Vigil, one folder each (see `content/README.md`).
-static CONTENT: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/../../content");
 
 #[derive(Subcommand)]
 pub enum RuleCommand {
@@ -177,41 +173,8 @@ async fn workspace(control: &Control, name: &str) -> Result<Workspace, Failure> 
     control.workspace(None, name).await.map_err(|e| Failure::Usage(e.to_string()))
 }
 
-/// The workspace's tables as the control database defines them, for binding rule queries.
-async fn table_catalog(control: &Control, workspace: &Workspace) -> Result<MemoryCatalog, Failure> {
-    let mut catalog = MemoryCatalog::new();
-    for table in control.tables(Some(&workspace.id)).await.map_err(failed)? {
-        catalog.add_schema(&table.schema).map_err(failed)?;
-    }
-    for schema in [vigil_detect::SECURITY_ALERT_SCHEMA, vigil_detect::SECURITY_INCIDENT_SCHEMA] {
-        let schema = vigil_kql::schema::parse_table_json(schema).map_err(failed)?;
-        if catalog_lacks(&catalog, &schema.name) {
-            catalog.add_schema(&schema).map_err(failed)?;
-        }
-    }
-    Ok(catalog)
-}
-
-fn catalog_lacks(catalog: &MemoryCatalog, name: &str) -> bool {
-    vigil_kql::Catalog::table(catalog, name).is_none()
-}
-
 fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
-}
-
-/// Parses and validates rules; all problems of all files in one error.
-fn checked_rules(sources: &[(String, String)], catalog: &MemoryCatalog) -> Result<Vec<Rule>, Failure> {
-    let engine = Engine::new();
-    let mut rules = Vec::new();
-    let mut errors = Vec::new();
-    for (name, text) in sources {
-        match parse_rule(name, text).and_then(|rule| validate_query(&engine, &rule, catalog, name).map(|_| rule)) {
-            Ok(rule) => rules.push(rule),
-            Err(error) => errors.push(error.to_string()),
-        }
-    }
-    if errors.is_empty() { Ok(rules) } else { Err(Failure::Query(errors.join("\n"))) }
 }
 
 fn print(value: &Json) {
@@ -240,10 +203,10 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
         RuleCommand::Import { data, workspace: name, disabled, files } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
-            let catalog = table_catalog(&opened.control, &workspace).await?;
+            let catalog = vigil_content::workspace_catalog(&opened.control, &workspace).await.map_err(failed)?;
             let sources: Vec<(String, String)> =
                 files.iter().map(|f| Ok((f.display().to_string(), read(f)?))).collect::<Result<_, Failure>>()?;
-            let rules = checked_rules(&sources, &catalog)?;
+            let rules = vigil_content::checked_rules(&sources, &catalog).map_err(failed)?;
             let mut saved = Vec::new();
             for (rule, (_, text)) in rules.iter().zip(&sources) {
                 let record = opened
@@ -276,9 +239,9 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
         RuleCommand::Test { data, workspace: name, from, to, file } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
-            let catalog = table_catalog(&opened.control, &workspace).await?;
+            let catalog = vigil_content::workspace_catalog(&opened.control, &workspace).await.map_err(failed)?;
             let source = (file.display().to_string(), read(&file)?);
-            let rule = checked_rules(std::slice::from_ref(&source), &catalog)?.remove(0);
+            let rule = vigil_content::checked_rules(std::slice::from_ref(&source), &catalog).map_err(failed)?.remove(0);
             let time = |text: &str| {
                 vigil_detect::time::parse_time(text).ok_or_else(|| {
                     Failure::Usage(format!("'{text}' is not an RFC 3339 time such as 2024-05-01T00:00:00Z"))
@@ -405,114 +368,23 @@ pub async fn suppression(command: SuppressionCommand) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A pack's `pack.json`.
-fn manifest(pack: &Dir<'_>) -> Result<Json, Failure> {
-    let file = pack
-        .get_file(pack.path().join("pack.json"))
-        .ok_or_else(|| failed(format!("content pack {} has no pack.json", pack.path().display())))?;
-    serde_json::from_slice(file.contents()).map_err(|e| failed(format!("{}: {e}", file.path().display())))
-}
-
-/// The files of one folder of a pack, sorted by name: `(file name, text)`.
-fn pack_files(pack: &Dir<'_>, folder: &str, extensions: &[&str]) -> Result<Vec<(String, String)>, Failure> {
-    let Some(dir) = pack.get_dir(pack.path().join(folder)) else {
-        return Ok(Vec::new());
-    };
-    let mut files: Vec<(String, String)> = dir
-        .files()
-        .filter(|f| f.path().extension().and_then(|e| e.to_str()).is_some_and(|e| extensions.contains(&e)))
-        .map(|f| {
-            let text = f.contents_utf8().ok_or_else(|| failed(format!("{} is not UTF-8", f.path().display())))?;
-            Ok((f.path().display().to_string(), text.to_string()))
-        })
-        .collect::<Result<_, Failure>>()?;
-    files.sort();
-    Ok(files)
-}
-
 pub async fn content(command: ContentCommand) -> Result<(), Failure> {
     match command {
         ContentCommand::List => {
-            let mut packs = Vec::new();
-            for pack in CONTENT.dirs() {
-                let manifest = manifest(pack)?;
-                packs.push(json!({
-                    "name": manifest["name"],
-                    "title": manifest["title"],
-                    "version": manifest["version"],
-                    "description": manifest["description"],
-                    "tables": pack_files(pack, "tables", &["json"])?.len(),
-                    "dcrs": pack_files(pack, "dcrs", &["json"])?.len(),
-                    "rules": pack_files(pack, "rules", &["yaml", "yml"])?.len(),
-                    "workbooks": pack_files(pack, "workbooks", &["json"])?.len(),
-                }));
-            }
+            let packs = vigil_content::packs().map(|p| p.summary()).collect::<Result<Vec<_>, _>>().map_err(failed)?;
             print(&Json::Array(packs));
         }
         ContentCommand::Install { data, workspace: name, url, name: pack_name } => {
-            let pack = CONTENT
-                .dirs()
-                .find(|d| d.path().file_name().is_some_and(|n| n == pack_name.as_str()))
-                .ok_or_else(|| {
-                    let names: Vec<String> = CONTENT.dirs().map(|d| d.path().display().to_string()).collect();
-                    Failure::Usage(format!("no content pack '{pack_name}'; this build has {}", names.join(", ")))
-                })?;
+            let pack = vigil_content::pack(&pack_name).map_err(Failure::Usage)?;
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let origin = url
                 .map(|u| u.trim_end_matches('/').to_string())
                 .unwrap_or_else(|| crate::admin::origin_of(&opened.config));
-            let tables = pack_files(pack, "tables", &["json"])?;
-            let dcrs = pack_files(pack, "dcrs", &["json"])?;
-            let rules = pack_files(pack, "rules", &["yaml", "yml"])?;
-            let workbooks = pack_files(pack, "workbooks", &["json"])?;
-            // Everything is checked before anything is written where the order allows: tables
-            // first (DCRs and rules bind against them).
-            let mut table_names = Vec::new();
-            for (path, text) in &tables {
-                let table =
-                    opened.control.put_table(&workspace.id, text).await.map_err(|e| failed(format!("{path}: {e}")))?;
-                table_names.push(table.schema.name);
-            }
-            let catalog = table_catalog(&opened.control, &workspace).await?;
-            let checked = checked_rules(&rules, &catalog)?;
-            let mut dcr_summaries = Vec::new();
-            for (path, text) in &dcrs {
-                let dcr =
-                    opened.control.put_dcr(&workspace.id, text).await.map_err(|e| failed(format!("{path}: {e}")))?;
-                for stream in dcr.definition.streams.keys() {
-                    dcr_summaries.push(json!({
-                        "name": dcr.definition.name,
-                        "immutableId": dcr.immutable_id,
-                        "stream": stream,
-                        "ingestionUrl": format!("{origin}/dataCollectionRules/{}/streams/{stream}?api-version=2023-01-01", dcr.immutable_id),
-                    }));
-                }
-            }
-            let mut rule_summaries = Vec::new();
-            for (rule, (_, text)) in checked.iter().zip(&rules) {
-                opened
-                    .detection
-                    .put_rule(&workspace.tenant_id, &workspace.id, rule, text, None)
-                    .await
-                    .map_err(failed)?;
-                rule_summaries.push(json!({"id": rule.id, "name": rule.name, "kind": rule.kind.as_str()}));
-            }
-            let mut workbook_names = Vec::new();
-            for (path, text) in &workbooks {
-                let content: Json = serde_json::from_str(text).map_err(|e| failed(format!("{path}: {e}")))?;
-                let name = Path::new(path).file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
-                opened.detection.put_workbook(&workspace.id, &name, &content).await.map_err(failed)?;
-                workbook_names.push(name);
-            }
-            print(&json!({
-                "pack": pack_name,
-                "workspace_id": workspace.id,
-                "tables": table_names,
-                "dcrs": dcr_summaries,
-                "rules": rule_summaries,
-                "workbooks": workbook_names,
-            }));
+            let installed = vigil_content::install(pack, &opened.control, &opened.detection, &workspace, &origin)
+                .await
+                .map_err(failed)?;
+            print(&installed);
         }
     }
     Ok(())

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod admin;
+mod demo;
 mod detect;
 mod remote;
 
@@ -57,8 +58,11 @@ enum Command {
         /// The query; read from standard input when absent or '-'.
         query: Option<String>,
     },
-    /// Run the server: token service, Logs Ingestion API, storage, query API.
+    /// Run the server: token service, Logs Ingestion API, storage, query API, web console.
     Serve(admin::ServeArgs),
+    /// Run a server on a fresh data dir with the Keeper Security pack and a generated stream of
+    /// Keeper events, to try the console.
+    Demo(demo::DemoArgs),
     /// Register applications (client credentials) and give them roles.
     #[command(subcommand)]
     App(admin::AppCommand),
@@ -182,6 +186,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             engine.check(&query, &catalog, syntax_only).map(|_| ()).map_err(|e| query_failure(&e, &query))
         }
         Command::Serve(args) => admin::serve(args).await,
+        Command::Demo(args) => demo::demo(args).await,
         Command::App(command) => admin::app(command).await,
         Command::Table(command) => admin::table(command).await,
         Command::Dcr(command) => admin::dcr(command).await,

@@ -129,6 +129,12 @@ fn ipv4_tokens(text: &str) -> Vec<&str> {
 }
 
 pub fn register(r: &mut Registry) {
+    r.scalar(
+        "geo_info_from_ip_address",
+        1..=1,
+        "Country, state, city, latitude and longitude of an IPv4 or IPv6 address (DB-IP Lite, country level).",
+        |_, a| Ok(call_row("geo_info_from_ip_address", &a, &[Str], Dynamic, |v| geo_info(text(&v[0])))),
+    );
     r.scalar("ipv4_is_in_range", 2..=2, "Whether an IPv4 address is in a range (CIDR).", |_, a| {
         Ok(call_row("ipv4_is_in_range", &a, &[Str, Str], Bool, |v| {
             in_range4(text(&v[0]), text(&v[1])).map(Value::Bool).unwrap_or(Value::Null)
@@ -272,6 +278,24 @@ pub fn register(r: &mut Registry) {
 
 fn text(value: &Value) -> &str {
     super::strings::text(value)
+}
+
+/// Kusto's `{"country","state","city","latitude","longitude"}` for a public address, from the
+/// bundled database (country level: `state` and `city` are empty); null for anything else.
+fn geo_info(address: &str) -> Value {
+    let Ok(database) = crate::geoip::bundled() else {
+        return Value::Null;
+    };
+    match database.lookup_text(address) {
+        Some(info) => Value::Dynamic(serde_json::json!({
+            "country": info.country,
+            "state": info.state,
+            "city": info.city,
+            "latitude": info.latitude,
+            "longitude": info.longitude,
+        })),
+        None => Value::Null,
+    }
 }
 
 /// The eight groups of an IPv6 address, four hexadecimal digits each, as Kusto prints them.

@@ -9,6 +9,7 @@ pub(crate) mod dynamic;
 pub(crate) use dynamic as dynamic_json;
 mod expr;
 mod operators;
+pub use operators::OPERATOR_NAMES;
 
 use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, Span};

@@ -5,8 +5,8 @@ use crate::ast::*;
 use crate::diagnostic::{Code, Diagnostic, Span, suggest};
 use crate::lexer::TokenKind;
 
-/// Every operator name the parser knows, for "did you mean" on a misspelling.
-const OPERATOR_NAMES: &[&str] = &[
+/// Every operator name the parser knows, for "did you mean" on a misspelling and completion.
+pub const OPERATOR_NAMES: &[&str] = &[
     "as",
     "consume",
     "count",

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The console in a real browser: installs Debian's chromium (when missing) and the console's npm
+# packages, checks that the committed console/dist is what the sources build to, starts
+# `vigil demo` on a free port, and drives the console with playwright-core, once in English and
+# once in Japanese. Screenshots go to target/ui-screenshots/.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/vigil/target}/release/vigil}"
+[ -x "$vigil" ] || { echo "no vigil binary at $vigil (build it, or set VIGIL_BIN)" >&2; exit 1; }
+
+if ! command -v chromium >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+fi
+if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+  # Japanese pages need a CJK font, or the screenshots show boxes.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null
+fi
+
+cd "$repo/console"
+npm ci --no-audit --no-fund --loglevel=error
+# The binary embeds console/dist: it must be exactly what the sources build to.
+npm run --silent build >/dev/null
+if ! git -C "$repo" diff --quiet -- console/dist || [ -n "$(git -C "$repo" status --porcelain -- console/dist)" ]; then
+  echo "console/dist is not what console/src builds to: run 'npm run build' in console/ and commit dist/" >&2
+  git -C "$repo" status --short -- console/dist >&2
+  exit 1
+fi
+
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+data="$(mktemp -d)"
+rmdir "$data"
+log="$(mktemp)"
+"$vigil" demo --data-dir "$data" --listen "127.0.0.1:$port" --rate 1 >"$log" 2>&1 &
+demo=$!
+trap 'kill $demo 2>/dev/null || true; wait $demo 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 100); do
+  [ -f "$data/owner-credential.json" ] && grep -q "Vigil listening" "$log" && break
+  sleep 0.2
+done
+grep -q "Vigil listening" "$log" || { cat "$log" >&2; echo "vigil demo did not start" >&2; exit 1; }
+
+export VIGIL_URL="https://127.0.0.1:$port"
+export VIGIL_CREDENTIAL="$data/owner-credential.json"
+export VIGIL_SCREENSHOTS="$repo/target/ui-screenshots"
+mkdir -p "$VIGIL_SCREENSHOTS"
+VIGIL_LOCALE=en node "$repo/console/tests/console.test.mjs"
+VIGIL_LOCALE=ja node "$repo/console/tests/console.test.mjs"
