@@ -46,11 +46,15 @@ pub async fn fallback(request: Request) -> Response {
         return ApiError::not_found("NotFound", "There is no such API.").into_response();
     }
     let relative = path.trim_start_matches('/');
-    if let Some(file) = relative.strip_prefix("assets/").and_then(|_| ASSETS.get_file(relative)) {
-        // Asset names carry a content hash, so they never change.
-        return asset(file.contents(), content_type(relative), "public, max-age=31536000, immutable");
+    if relative.starts_with("assets/") {
+        // Asset names carry a content hash, so they never change; a missing one is a 404, not
+        // the app's page (a stale tab asking for last release's chunk must see the failure).
+        return match ASSETS.get_file(relative) {
+            Some(file) => asset(file.contents(), content_type(relative), "public, max-age=31536000, immutable"),
+            None => (StatusCode::NOT_FOUND, "No such asset.").into_response(),
+        };
     }
-    if let Some(file) = ASSETS.get_file(relative).filter(|_| !relative.is_empty() && !relative.starts_with("assets/")) {
+    if let Some(file) = ASSETS.get_file(relative).filter(|_| !relative.is_empty()) {
         return asset(file.contents(), content_type(relative), "no-cache");
     }
     match ASSETS.get_file("index.html") {

@@ -660,3 +660,169 @@ async fn the_alerts_and_incidents_apis_answer_as_defenders_do() {
     assert_eq!(in_table, 3);
     background.stop().await;
 }
+
+/// `method path` with a bearer token and an optional JSON body: the status and the JSON answer.
+async fn call(
+    server: &Server,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Json>,
+) -> (StatusCode, Json) {
+    let mut request = server.client.request(method, format!("{}{path}", server.url)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Json::String(text)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_is_served_beside_the_apis_it_uses() {
+    use reqwest::Method;
+    let server = start().await;
+    let page = server.client.get(format!("{}/incidents/7", server.url)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.headers()["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    assert!(page.text().await.unwrap().contains("<div id=\"app\">"));
+    let missing_asset = server.client.get(format!("{}/assets/gone-1234.js", server.url)).send().await.unwrap();
+    assert_eq!(missing_asset.status(), StatusCode::NOT_FOUND);
+    let unknown_api = server.client.get(format!("{}/api/nothing-here", server.url)).send().await.unwrap();
+    assert_eq!(unknown_api.status(), StatusCode::NOT_FOUND);
+    assert_eq!(unknown_api.json::<Json>().await.unwrap()["error"]["code"], "NotFound");
+    let config: Json =
+        server.client.get(format!("{}/api/console/config", server.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(config["oidc"], Json::Null);
+
+    let management = "https://management.azure.com/.default";
+    let reader = server.access_token(&server.reader, management).await;
+    let ws = server.workspace.clone();
+    let (status, me) = call(&server, Method::GET, "/api/me", &reader, None).await;
+    assert_eq!((status, me["principal"]["name"].as_str()), (StatusCode::OK, Some("analyst")));
+    assert_eq!(me["roles"][0]["role"], "Reader");
+
+    // The editor's diagnostics: the position of the problem, in UTF-16 units.
+    let text = "KeeperSecurityEventNewLogs_CL\n| where Usernam == 'é'";
+    let (_, checked) =
+        call(&server, Method::POST, &format!("/api/workspaces/{ws}/kql/check"), &reader, Some(json!({"query": text})))
+            .await;
+    let error = &checked["error"];
+    assert_eq!((error["line"].as_i64(), error["column"].as_i64()), (Some(2), Some(9)), "{checked}");
+    assert_eq!((error["from"].as_u64(), error["to"].as_u64()), (Some(38), Some(45)), "{checked}");
+    assert!(error["message"].as_str().unwrap().contains("Usernam"), "{checked}");
+    let (_, checked) = call(
+        &server,
+        Method::POST,
+        &format!("/api/workspaces/{ws}/kql/check"),
+        &reader,
+        Some(json!({"query": "KeeperSecurityEventNewLogs_CL | summarize n = count() by Username"})),
+    )
+    .await;
+    assert_eq!(checked["columns"], json!([{"name": "Username", "type": "string"}, {"name": "n", "type": "long"}]));
+    let prefix = "KeeperSecurityEventNewLogs_CL | where Us";
+    let (_, completion) = call(
+        &server,
+        Method::POST,
+        &format!("/api/workspaces/{ws}/kql/complete"),
+        &reader,
+        Some(json!({"query": prefix, "position": prefix.len()})),
+    )
+    .await;
+    assert_eq!(completion["from"].as_u64(), Some(prefix.len() as u64 - 2));
+    let items = completion["items"].as_array().unwrap();
+    assert!(items.iter().any(|i| i["label"] == "Username" && i["kind"] == "column" && i["detail"] == "string"));
+    assert!(items.iter().any(|i| i["label"] == "geo_info_from_ip_address" && i["kind"] == "function"));
+    let (status, _) =
+        call(&server, Method::POST, &format!("/api/workspaces/{ws}/kql/check"), &reader, Some(json!({"q": 1}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Saved queries and workbooks: readers read; writing needs Responder and Contributor.
+    let saved = json!({"name": "Failed logins", "query": "KeeperSecurityEventNewLogs_CL | where AuditEvent == 'login_failure'"});
+    let path = format!("/api/workspaces/{ws}/savedQueries/failed-logins");
+    assert_eq!(call(&server, Method::PUT, &path, &reader, Some(saved.clone())).await.0, StatusCode::FORBIDDEN);
+    let tenant_scope = Scope::Tenant(server.tenant.clone());
+    let owner = server
+        .state
+        .control
+        .create_app(&server.tenant, "console-owner", &[(Role::Owner, tenant_scope)], None)
+        .await
+        .unwrap();
+    let owner = server.access_token(&(owner.client_id, owner.client_secret), management).await;
+    assert_eq!(call(&server, Method::PUT, &path, &owner, Some(saved)).await.0, StatusCode::OK);
+    let bad_id = format!("/api/workspaces/{ws}/savedQueries/has%20space");
+    assert_eq!(
+        call(&server, Method::PUT, &bad_id, &owner, Some(json!({"name": "x", "query": "print 1"}))).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let (_, listed) = call(&server, Method::GET, &format!("/api/workspaces/{ws}/savedQueries"), &reader, None).await;
+    assert_eq!((listed[0]["id"].as_str(), listed[0]["name"].as_str()), (Some("failed-logins"), Some("Failed logins")));
+    assert_eq!(call(&server, Method::DELETE, &path, &owner, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(call(&server, Method::DELETE, &path, &owner, None).await.0, StatusCode::NOT_FOUND);
+
+    let workbook: Json = serde_json::from_str(&keeper_file("KeeperSecurityDashboard.json")).unwrap();
+    let path = format!("/api/workspaces/{ws}/workbooks/keeper");
+    assert_eq!(call(&server, Method::PUT, &path, &reader, Some(workbook.clone())).await.0, StatusCode::FORBIDDEN);
+    let (status, refused) =
+        call(&server, Method::PUT, &path, &owner, Some(json!({"version": "Notebook/1.0", "items": [{"type": 1}]})))
+            .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("items[0]"), "{refused}");
+    assert_eq!(call(&server, Method::PUT, &path, &owner, Some(workbook.clone())).await.0, StatusCode::OK);
+    assert_eq!(call(&server, Method::GET, &path, &reader, None).await.1, workbook);
+    let (_, listed) = call(&server, Method::GET, &format!("/api/workspaces/{ws}/workbooks"), &reader, None).await;
+    assert_eq!(listed[0]["name"], "keeper");
+    assert!(listed[0]["displayName"].as_str().unwrap().contains("Keeper"), "{listed}");
+
+    // Content packs: listed for anyone signed in, installed by Contributors.
+    let (_, packs) = call(&server, Method::GET, "/api/content", &reader, None).await;
+    assert!(packs.as_array().unwrap().iter().any(|p| p["name"] == "keeper-security"), "{packs}");
+    let install = format!("/api/workspaces/{ws}/content/keeper-security");
+    assert_eq!(call(&server, Method::POST, &install, &reader, None).await.0, StatusCode::FORBIDDEN);
+    let (status, installed) = call(&server, Method::POST, &install, &owner, None).await;
+    assert_eq!(status, StatusCode::OK, "{installed}");
+    assert_eq!(installed["rules"].as_array().unwrap().len(), 2);
+    assert!(installed["dcrs"][0]["ingestionUrl"].as_str().unwrap().starts_with(&server.url));
+
+    // Tables report what they hold; the queue sorts and counts.
+    let publisher = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let (status, _) = server
+        .ingest(&server.dcr, "Custom-KeeperSecurityEventNewLogs", Some(&publisher), keeper_events(3), false)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, tables) = call(&server, Method::GET, &format!("/api/workspaces/{ws}/tables"), &reader, None).await;
+    let keeper = tables.as_array().unwrap().iter().find(|t| t["name"] == "KeeperSecurityEventNewLogs_CL").unwrap();
+    assert_eq!(keeper["rows"], 3, "{keeper}");
+    assert!(keeper["lastEventTime"].is_string() && keeper["lastReceived"].is_string(), "{keeper}");
+    let (status, page) = call(
+        &server,
+        Method::GET,
+        "/api/incidents?$orderby=severity%20desc,createdTime&$count=true&$top=5",
+        &reader,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page["@odata.count"].is_i64(), "{page}");
+    let (status, refused) = call(&server, Method::GET, "/api/incidents?$orderby=colour", &reader, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused["error"]["message"].as_str().unwrap().contains("unknown property 'colour'"), "{refused}");
+
+    // The query API says how the result asked to be drawn.
+    let analytics = server.access_token(&server.reader, &format!("{}/.default", server.url)).await;
+    let (_, result) = server.query(&ws, &analytics, "print x = 1 | render piechart with (title='t')").await;
+    assert_eq!(result["render"], json!({"visualization": "piechart", "title": "t"}), "{result}");
+
+    // Apps: listed without secrets by an Owner, rotated once.
+    assert_eq!(call(&server, Method::GET, "/api/apps", &reader, None).await.0, StatusCode::FORBIDDEN);
+    let (_, apps) = call(&server, Method::GET, "/api/apps", &owner, None).await;
+    assert!(apps.as_array().unwrap().iter().all(|a| a.get("client_secret").is_none()), "{apps}");
+    let (status, rotated) =
+        call(&server, Method::POST, &format!("/api/apps/{}/secret", server.reader.0), &owner, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let fresh = (server.reader.0.clone(), rotated["client_secret"].as_str().unwrap().to_string());
+    assert_eq!(server.token(&server.tenant, &server.reader, management).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.token(&server.tenant, &fresh, management).await.status(), StatusCode::OK);
+}
