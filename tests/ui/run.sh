@@ -11,15 +11,25 @@ vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/vigil/target}/release/vigil
 
 if ! command -v chromium >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null
 fi
-if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
-  # Japanese pages need a CJK font, or the screenshots show boxes.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null
+if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ! fc-list 2>/dev/null | grep -qi "Noto Color Emoji"; then
+  # Japanese pages need a CJK font, and workbook labels (⏱️ Time Range) an emoji font, or the
+  # screenshots show boxes.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends fonts-noto-cjk fonts-noto-color-emoji >/dev/null ||
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-noto-cjk fonts-noto-color-emoji >/dev/null; }
 fi
 
 cd "$repo/console"
-npm ci --no-audit --no-fund --loglevel=error
+# Not `npm ci`: it wants every platform's optional packages (rollup's) in the lock, and the
+# registry reachable here has only the Linux ones, so the lock holds only those. `npm install`
+# installs exactly what the lock says; it must leave the lock as committed.
+npm install --no-audit --no-fund --loglevel=error
+if ! git -C "$repo" diff --quiet -- console/package-lock.json; then
+  echo "npm install changed console/package-lock.json: the lock is out of date with package.json" >&2
+  exit 1
+fi
 # The binary embeds console/dist: it must be exactly what the sources build to.
 npm run --silent build >/dev/null
 if ! git -C "$repo" diff --quiet -- console/dist || [ -n "$(git -C "$repo" status --porcelain -- console/dist)" ]; then
