@@ -11,7 +11,7 @@ repo="$(pwd)"
 incidents="${1:-10000}"
 target="${CARGO_TARGET_DIR:-target}/release"
 if [ -z "${VIGIL:-}" ]; then
-  cargo build --release --quiet -p vigil
+  cargo build --release --quiet --workspace --bins
   VIGIL="$target/vigil"
 fi
 if ! command -v chromium >/dev/null; then
