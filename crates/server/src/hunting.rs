@@ -31,7 +31,8 @@ struct CompleteRequest {
     position: usize,
 }
 
-fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+/// A JSON request body of the console's endpoints; 400 `InvalidJson` naming what is wrong.
+pub(crate) fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("InvalidJson", format!("The body is not valid: {e}")))
 }

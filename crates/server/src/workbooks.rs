@@ -12,7 +12,7 @@ use vigil_control::Role;
 
 use crate::admin::workspace_for;
 use crate::error::ApiError;
-use crate::hunting::valid_id;
+use crate::hunting::{parse_body, valid_id};
 use crate::state::AppState;
 use crate::tokens::MANAGEMENT_AUDIENCE;
 
@@ -73,8 +73,7 @@ pub async fn put(
             "A workbook's name is 1 to 128 letters, digits, '-', '_' or '.'.",
         ));
     }
-    let content: Json = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("InvalidJson", format!("The workbook is not valid JSON: {e}")))?;
+    let content: Json = parse_body(&body)?;
     check_workbook(&content).map_err(|m| ApiError::bad_request("InvalidWorkbook", m))?;
     state.detection.put_workbook(&workspace.id, &name, &content).await?;
     Ok(axum::Json(json!({"name": name, "displayName": display_name(&name, &content)})).into_response())
