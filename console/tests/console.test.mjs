@@ -57,7 +57,7 @@ const PACK = path.join(repoDir, "content", "keeper-security");
 
 /** Incident titles the Keeper rules produce: their alertDisplayNameFormat over the events they match. */
 function keeperTitlePattern() {
-  const dir = path.join(PACK, "rules");
+  const dir = path.join(PACK, "Analytic Rules");
   const alternatives = [];
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".yaml"))) {
     const yaml = fs.readFileSync(path.join(dir, file), "utf8");
@@ -85,9 +85,12 @@ const KEEPER_TITLE = keeperTitlePattern();
 
 const CHART_KINDS = new Set(["timechart", "areachart", "barchart", "columnchart", "piechart", "scatterchart", "linechart"]);
 
-/** The dashboard's tabs and, per tab, how many charts and tiles queries it holds. */
+// The pack is laid out as a Sentinel solution; a workbook's name is its file's stem.
+const KEEPER_WORKBOOK = "KeeperSecurityActivity";
+
+/** The workbook's tabs and, per tab, how many charts and tiles queries it holds. */
 function dashboardTabs() {
-  const notebook = JSON.parse(fs.readFileSync(path.join(PACK, "workbooks", "KeeperSecurityDashboard.json"), "utf8"));
+  const notebook = JSON.parse(fs.readFileSync(path.join(PACK, "Workbooks", `${KEEPER_WORKBOOK}.json`), "utf8"));
   const all = [];
   const walk = (items) => {
     for (const item of items ?? []) {
@@ -97,7 +100,7 @@ function dashboardTabs() {
   };
   walk(notebook.items);
   const tabs = all.find((item) => item.type === 11 && item.content?.style === "tabs");
-  if (!tabs) throw new Error("the Keeper dashboard has no tab strip");
+  if (!tabs) throw new Error(`the Keeper workbook ${KEEPER_WORKBOOK} has no tab strip`);
   return tabs.content.links.map((link) => {
     const group = all.find((item) => item.type === 12 && item.conditionalVisibility?.value === link.subTarget);
     const inside = [];
@@ -307,7 +310,11 @@ async function capture(name, { settle = 400 } = {}) {
     const file = path.join(SHOTS, `${LOCALE}-${current}-${name}.png`);
     await page.screenshot({ path: file, animations: "disabled", caret: "hide" });
     shots.add(`${current}-${name}`);
-    await page.getByTestId("theme-switch").click();
+    // Behind an open modal dialog the page is inert and takes no pointer clicks: the switch then
+    // gets the click event directly, which is what its handler listens to.
+    const modal = (await page.locator("dialog[open]").count()) > 0;
+    if (modal) await page.getByTestId("theme-switch").dispatchEvent("click");
+    else await page.getByTestId("theme-switch").click();
     await until(async () => (await theme()) !== current, { timeout: 5000, message: `theme-switch to leave ${current}` });
   }
 }
@@ -644,23 +651,23 @@ test(
   { requires: [LOGIN] },
 );
 
-const WORKBOOKS = "6. the Keeper Security Dashboard shows data on every tab";
+const WORKBOOKS = "6. the Keeper Security activity workbook shows data on every tab";
 test(
   WORKBOOKS,
   async () => {
     await page.getByTestId("nav-workbooks").click();
-    const link = page.locator('[data-testid=workbook-link][data-name="KeeperSecurityDashboard"]');
+    const link = page.locator(`[data-testid=workbook-link][data-name="${KEEPER_WORKBOOK}"]`);
     await link.waitFor({ timeout: 15_000 });
     await settled("the workbook list");
     await capture("workbooks");
     await link.click();
-    await page.waitForURL(/\/workbooks\/KeeperSecurityDashboard/);
+    await page.waitForURL(new RegExp(`/workbooks/${KEEPER_WORKBOOK}$`));
     const tabs = page.getByTestId("workbook-tab");
     await tabs.first().waitFor({ timeout: 15_000 });
     const labels = (await tabs.allTextContents()).map((label) => label.trim());
     check(
       JSON.stringify(labels) === JSON.stringify(TABS.map((tab) => tab.label)),
-      `the dashboard's tabs are ${JSON.stringify(labels)}, the workbook has ${JSON.stringify(TABS.map((tab) => tab.label))}`,
+      `the workbook's tabs are ${JSON.stringify(labels)}, its JSON has ${JSON.stringify(TABS.map((tab) => tab.label))}`,
     );
     const charts = page.getByTestId("workbook-chart");
     for (const [index, tab] of TABS.entries()) {
@@ -710,7 +717,299 @@ test(
         console.log(`  ${tab.label}: tiles ${JSON.stringify(values)}`);
       }
       timing(`workbook-tab-${tab.slug}`, performance.now() - started);
-      await capture(`dashboard-${tab.slug}`, { settle: 1200 });
+      await capture(`workbook-${tab.slug}`, { settle: 1200 });
+    }
+  },
+  { requires: [LOGIN] },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Watchlists, functions, and what a Reader sees.
+
+/** A CSV for a watchlist: a title line to skip, a header, and rows (one field quoted with a comma). */
+function watchlistCsv(rows) {
+  const lines = ["Servers that matter (exported by the console test)", "Host,Owner,Criticality"];
+  for (const [host, owner, criticality] of rows) lines.push(`${host},"${owner}",${criticality}`);
+  return lines.join("\r\n") + "\r\n";
+}
+const SERVERS = [
+  ["web-01", "Alice Example", "high"],
+  ["db-01", "Bob, Jr.", "critical"],
+  ["mail-01", "Carol Example", "medium"],
+  ["vpn-01", "Dan Example", "high"],
+];
+const SERVERS_REPLACED = [
+  ["web-01", "Alice Example", "low"],
+  ["dc-01", "Erin Example", "critical"],
+];
+
+/** The number a results grid reports ("4 rows"), or null. */
+async function gridCount(grid) {
+  const text = (await grid.locator(".vg-grid-count").textContent().catch(() => "")) ?? "";
+  const digits = text.replace(/[^\d]/g, "");
+  return digits ? Number(digits) : null;
+}
+
+/** Chooses a file in an `<input type=file>` as a user would, from bytes the test makes. */
+async function chooseFile(testId, name, text) {
+  await page.getByTestId(testId).setInputFiles({ name, mimeType: "text/csv", buffer: Buffer.from(text, "utf8") });
+}
+
+const WATCHLISTS = "7. watchlists: create from a CSV file, its items, a refused CSV names its field, replace and delete";
+test(
+  WATCHLISTS,
+  async () => {
+    const workspace = await workspaceId();
+    const alias = `servers-${LOCALE}-${Date.now().toString(36)}`;
+    await page.getByTestId("nav-watchlists").click();
+    await page.waitForURL(/\/watchlists$/);
+    await page.locator("main h1").first().waitFor();
+    await settled("the watchlists page");
+
+    // Create: the search key is picked from the CSV's header, after the line to skip.
+    await page.getByTestId("watchlist-new").click();
+    const dialog = page.locator("dialog[open]");
+    await dialog.waitFor();
+    await page.getByTestId("watchlist-alias").fill(alias);
+    await page.getByTestId("watchlist-display-name").fill(`Servers ${LOCALE}`);
+    await page.getByTestId("watchlist-description").fill("Servers whose alerts matter most");
+    await page.getByTestId("watchlist-skip").fill("1");
+    await chooseFile("watchlist-file", "servers.csv", watchlistCsv(SERVERS));
+    const keySelect = page.getByTestId("watchlist-search-key");
+    await until(async () => JSON.stringify(await keySelect.locator("option").allTextContents()) === JSON.stringify(["Host", "Owner", "Criticality"]), {
+      timeout: 5000,
+      message: async () => `the search key choices to be the header's columns (they are ${JSON.stringify(await keySelect.locator("option").allTextContents())})`,
+    });
+    await keySelect.selectOption("Host");
+    await capture("watchlist-new");
+    await page.getByTestId("watchlist-save").click();
+    await page.waitForURL(new RegExp(`/watchlists/${alias}$`), { timeout: 15_000 }).catch(async () => {
+      throw new Error(`saving did not open the watchlist (errors: ${JSON.stringify(await dialog.locator("[role=alert]").allInnerTexts().catch(() => []))})`);
+    });
+    const grid = page.getByTestId("watchlist-items").getByTestId("results-grid");
+    await until(async () => (await gridCount(grid)) === SERVERS.length, {
+      timeout: 15_000,
+      message: async () => `the items grid to show ${SERVERS.length} rows (it says ${await gridCount(grid)})`,
+    });
+    const cells = await grid.locator("[role=gridcell]").allTextContents();
+    check(cells.includes("Bob, Jr."), `the grid does not show the quoted owner "Bob, Jr.": ${JSON.stringify(cells.slice(0, 12))}`);
+    const saved = await api.get(`/api/workspaces/${workspace}/watchlists/${alias}`);
+    check(saved.itemsSearchKey === "Host" && saved.itemCount === SERVERS.length, `GET watchlist: ${JSON.stringify(saved)}`);
+    check(JSON.stringify(saved.columns) === JSON.stringify(["Host", "Owner", "Criticality"]), `the watchlist's columns are ${JSON.stringify(saved.columns)}`);
+    // The updated time is shown as the time it was saved (whatever unit the server counts in).
+    const shown = await page.getByTestId("watchlist-facts").locator("time").first().getAttribute("datetime");
+    check(shown && Math.abs(Date.parse(shown) - Date.now()) < 10 * 60_000, `the watchlist's time reads ${shown}, not about now`);
+    const rows = await api.query(workspace, `_GetWatchlist('${alias}') | project SearchKey, Owner, Criticality | sort by SearchKey asc`);
+    const keys = rows.map((row) => row.SearchKey);
+    check(
+      JSON.stringify(keys) === JSON.stringify(SERVERS.map((row) => row[0]).sort()),
+      `_GetWatchlist('${alias}') returns SearchKeys ${JSON.stringify(keys)}`,
+    );
+    await capture("watchlist");
+
+    // A CSV whose row is narrower than its header: the server names rawContent, shown at the file field.
+    await page.getByTestId("watchlist-replace").click();
+    await dialog.waitFor();
+    await chooseFile("watchlist-file", "broken.csv", "Host,Owner,Criticality\r\nweb-01,Alice\r\n");
+    await page.getByTestId("watchlist-save").click();
+    const fileError = dialog.locator('.field-error[data-field="file"]');
+    await fileError.waitFor({ timeout: 10_000 }).catch(async () => {
+      throw new Error(`no error at the file field for a malformed CSV (shown: ${JSON.stringify(await dialog.locator("[role=alert]").allInnerTexts())})`);
+    });
+    const fileErrorText = await fileError.innerText();
+    check(/rawContent/.test(fileErrorText) && /line 2/.test(fileErrorText), `the file field's error reads "${fileErrorText}"`);
+    const described = await page.getByTestId("watchlist-file").getAttribute("aria-describedby");
+    check(described && (await fileError.getAttribute("id")) === described, "the file input is not described by its error");
+    const unchanged = await api.get(`/api/workspaces/${workspace}/watchlists/${alias}`);
+    check(unchanged.itemCount === SERVERS.length, `a refused CSV changed the watchlist: ${unchanged.itemCount} items`);
+
+    // Replace with a good CSV (no title line this time).
+    await page.getByTestId("watchlist-skip").fill("0");
+    await chooseFile("watchlist-file", "servers-2.csv", watchlistCsv(SERVERS_REPLACED).split("\r\n").slice(1).join("\r\n"));
+    check((await page.getByTestId("watchlist-search-key").inputValue()) === "Host", "the search key did not stay Host for a file that has that column");
+    await page.getByTestId("watchlist-save").click();
+    await dialog.waitFor({ state: "detached", timeout: 10_000 }).catch(async () => {
+      throw new Error(`the replace dialog stayed open: ${JSON.stringify(await dialog.locator("[role=alert]").allInnerTexts().catch(() => []))}`);
+    });
+    await until(async () => (await gridCount(grid)) === SERVERS_REPLACED.length, {
+      timeout: 15_000,
+      message: async () => `the grid to show the ${SERVERS_REPLACED.length} replaced items (it says ${await gridCount(grid)})`,
+    });
+    const replaced = await api.get(`/api/workspaces/${workspace}/watchlists/${alias}/items`);
+    const hosts = replaced.value.map((item) => item.Host).sort();
+    check(JSON.stringify(hosts) === JSON.stringify(["dc-01", "web-01"]), `after replacing, the items are ${JSON.stringify(replaced.value)}`);
+
+    // Delete, confirmed in the browser's dialog.
+    page.once("dialog", (prompt) => prompt.accept());
+    await page.getByTestId("watchlist-delete").click();
+    await page.waitForURL(/\/watchlists$/, { timeout: 10_000 });
+    await until(async () => (await page.locator(`[data-testid=watchlist-row][data-alias="${alias}"]`).count()) === 0, {
+      timeout: 10_000,
+      message: `${alias} to leave the list`,
+    });
+    const gone = await api.request("GET", `/api/workspaces/${workspace}/watchlists/${alias}`);
+    check(gone.status === 404, `GET the deleted watchlist answers ${gone.status}`);
+    // A watchlist to list in the screenshot, made through the API.
+    await api.call("PUT", `/api/workspaces/${workspace}/watchlists/vip-${LOCALE}`, {
+      body: { properties: { displayName: `VIP users ${LOCALE}`, description: "People whose sign-ins are watched", provider: "Custom", source: "vip.csv", itemsSearchKey: "Upn", rawContent: "Upn,Name\r\nalice@example.com,Alice\r\n", numberOfLinesToSkip: 0, contentType: "text/csv", labels: [] } },
+    });
+    await page.reload();
+    await page.locator(`[data-testid=watchlist-row][data-alias="vip-${LOCALE}"]`).waitFor({ timeout: 10_000 });
+    await settled("the watchlists list");
+    await capture("watchlists");
+  },
+  { requires: [LOGIN] },
+);
+
+const FUNCTIONS = "8. functions: listed next to saved queries, body read-only, create, refused body, call from KQL, delete";
+test(
+  FUNCTIONS,
+  async () => {
+    const workspace = await workspaceId();
+    const name = `VigilTestRange_${LOCALE}_${Date.now().toString(36)}`;
+    await page.getByTestId("nav-hunting").click();
+    await editor().locator(".cm-content").waitFor();
+    await page.getByTestId("hunting-tab-functions").click();
+    await page.getByTestId("function-new").click();
+    const dialog = page.locator("dialog[open]");
+    await dialog.waitFor();
+    await page.getByTestId("function-name").fill(name);
+    await page.getByTestId("function-parameters").fill("first:long=1, last:long=5");
+    await page.getByTestId("function-category").fill("Console test");
+    const body = page.getByTestId("function-body").locator(".cm-content");
+    await body.click();
+    await page.keyboard.type("range i from first to last step 1 | extend square = i * i");
+    await page.keyboard.press("Escape");
+    await capture("function-new");
+
+    // A body that does not parse is refused with the server's reason; nothing is saved.
+    await body.click();
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type("range i from first to | where");
+    await page.keyboard.press("Escape");
+    await page.getByTestId("function-save").click();
+    const refusal = page.getByTestId("function-error");
+    await refusal.waitFor({ timeout: 10_000 });
+    const refusalText = await refusal.innerText();
+    check(/InvalidFunction/.test(refusalText), `the refusal reads "${refusalText}", not InvalidFunction`);
+    check(await dialog.isVisible(), "the function dialog closed after a refusal");
+    const notSaved = await api.request("GET", `/api/workspaces/${workspace}/functions/${name}`);
+    check(notSaved.status === 404, `a refused function was saved (GET answers ${notSaved.status})`);
+
+    await body.click();
+    await page.keyboard.press("ControlOrMeta+a");
+    await page.keyboard.type("range i from first to last step 1 | extend square = i * i");
+    await page.keyboard.press("Escape");
+    await page.getByTestId("function-save").click();
+    const view = page.getByTestId("function-body-view");
+    await view.waitFor({ timeout: 10_000 });
+    const saved = await api.get(`/api/workspaces/${workspace}/functions/${name}`);
+    check(saved.body === "range i from first to last step 1 | extend square = i * i", `the saved body is ${JSON.stringify(saved.body)}`);
+    check(/first:\s*long\s*=\s*1/.test(saved.parameters), `the saved parameters are ${JSON.stringify(saved.parameters)}`);
+
+    // The body is shown read-only: typing changes nothing.
+    const viewText = () => view.evaluate((host) => [...host.querySelectorAll(".cm-line")].map((line) => line.textContent).join("\n"));
+    const before = await viewText();
+    await view.locator(".cm-content").click();
+    await page.keyboard.type("XYZ");
+    check((await viewText()) === before && before.includes("extend square"), `the read-only body changed or is wrong: ${JSON.stringify(await viewText())}`);
+    const row = page.locator(`[data-testid=function-row][data-name="${name}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    const rowText = await row.innerText();
+    check(rowText.includes(saved.parameters) && rowText.includes("Console test"), `the function's row reads ${JSON.stringify(rowText)}, without its parameters ${JSON.stringify(saved.parameters)} and category`);
+    await capture("function");
+
+    // Use in query, then call it by name with arguments.
+    await page.getByTestId("function-insert").click();
+    await until(async () => (await editorText()).includes(`${name}(first, last)`), {
+      timeout: 5000,
+      message: async () => `the query editor to hold the call (it holds ${JSON.stringify(await editorText())})`,
+    });
+    await typeQuery([`${name}(2, 4) | summarize total = sum(square)`]);
+    await page.getByTestId("run-query").click();
+    const grid = page.getByTestId("results-grid");
+    await until(async () => (await grid.locator("[role=gridcell]").allTextContents()).includes("29"), {
+      timeout: 15_000,
+      message: async () => `the function's result (4 + 9 + 16 = 29) in the grid (${await page.locator(".hunt-results-wrap").innerText().catch(() => "")})`,
+    });
+
+    // Delete.
+    await row.locator("button").click();
+    await dialog.waitFor();
+    page.once("dialog", (prompt) => prompt.accept());
+    await page.getByTestId("function-delete").click();
+    await until(async () => (await row.count()) === 0, { timeout: 10_000, message: `${name} to leave the list` });
+    const gone = await api.request("GET", `/api/workspaces/${workspace}/functions/${name}`);
+    check(gone.status === 404, `GET the deleted function answers ${gone.status}`);
+    await page.getByTestId("hunting-tab-queries").click();
+  },
+  { requires: [LOGIN] },
+);
+
+const READER = "9. a Reader sees watchlists and functions but no control that changes them";
+test(
+  READER,
+  async () => {
+    const workspace = await workspaceId();
+    const workspaces = await api.get("/api/workspaces");
+    const wsName = workspaces.find((w) => w.id === workspace).name;
+    const stamp = Date.now().toString(36);
+    const alias = `reader-check-${LOCALE}-${stamp}`;
+    const fn = `ReaderCheck_${LOCALE}_${stamp}`;
+    await api.call("PUT", `/api/workspaces/${workspace}/watchlists/${alias}`, {
+      body: { properties: { displayName: alias, description: "", provider: "Custom", source: "r.csv", itemsSearchKey: "K", rawContent: "K,V\r\na,1\r\n", numberOfLinesToSkip: 0, contentType: "text/csv", labels: [] } },
+    });
+    await api.call("PUT", `/api/workspaces/${workspace}/functions/${fn}`, { body: { body: "print answer = 42", parameters: "", category: "Console test" } });
+    const reader = await api.call("POST", "/api/apps", { body: { name: `console-reader-${LOCALE}-${stamp}`, roles: [{ role: "Reader", scope: `workspace/${wsName}` }] } });
+    const readerContext = await newContext(browser, LOCALE);
+    const readerPage = await readerContext.newPage();
+    try {
+      await readerPage.goto(`${BASE}/login`);
+      await readerPage.getByTestId("login-tenant").fill(reader.tenant_id);
+      await readerPage.getByTestId("login-client-id").fill(reader.client_id);
+      await readerPage.getByTestId("login-secret").fill(reader.client_secret);
+      await readerPage.getByTestId("login-submit").click();
+      await readerPage.getByTestId("nav-watchlists").waitFor({ timeout: 20_000 });
+      await readerPage.getByTestId("nav-watchlists").click();
+      const row = readerPage.locator(`[data-testid=watchlist-row][data-alias="${alias}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      const writeControls = async () => ({
+        new: await readerPage.getByTestId("watchlist-new").count(),
+        delete: await readerPage.getByTestId("watchlist-delete").count(),
+        replace: await readerPage.getByTestId("watchlist-replace").count(),
+      });
+      // /api/me arrives after the list: give it time, so that a late write control would show.
+      await readerPage.waitForTimeout(1500);
+      let controls = await writeControls();
+      check(!controls.new && !controls.delete, `a Reader sees write controls on the watchlists page: ${JSON.stringify(controls)}`);
+      await row.getByTestId("watchlist-link").click();
+      await readerPage.getByTestId("watchlist-items").waitFor({ timeout: 15_000 });
+      await readerPage.waitForTimeout(500);
+      controls = await writeControls();
+      check(!controls.replace && !controls.delete, `a Reader sees write controls on a watchlist: ${JSON.stringify(controls)}`);
+
+      await readerPage.getByTestId("nav-hunting").click();
+      await readerPage.getByTestId("hunting-tab-functions").click();
+      const fnRow = readerPage.locator(`[data-testid=function-row][data-name="${fn}"]`);
+      await fnRow.waitFor({ timeout: 15_000 });
+      check((await readerPage.getByTestId("function-new").count()) === 0, "a Reader sees New function");
+      await fnRow.locator("button").click();
+      await readerPage.getByTestId("function-body-view").waitFor();
+      check((await readerPage.getByTestId("function-insert").count()) === 1, "a Reader cannot use a function in a query");
+      const fnControls = (await readerPage.getByTestId("function-edit").count()) + (await readerPage.getByTestId("function-delete").count());
+      check(fnControls === 0, "a Reader sees Edit or Delete on a function");
+      // The server refuses the Reader's writes as well (the console only hides what would fail).
+      const readerApi = new Api(BASE, { tenant_id: reader.tenant_id, client_id: reader.client_id, client_secret: reader.client_secret });
+      try {
+        const refused = await readerApi.request("DELETE", `/api/workspaces/${workspace}/watchlists/${alias}`);
+        check(refused.status === 403, `DELETE a watchlist as a Reader answers ${refused.status}, not 403`);
+      } finally {
+        await readerApi.dispose();
+      }
+    } finally {
+      await readerContext.close();
+      await api.call("DELETE", `/api/workspaces/${workspace}/watchlists/${alias}`).catch(() => undefined);
+      await api.call("DELETE", `/api/workspaces/${workspace}/functions/${fn}`).catch(() => undefined);
     }
   },
   { requires: [LOGIN] },
@@ -723,7 +1022,12 @@ const PAGES = [
   "hunting-results",
   "hunting-chart",
   "workbooks",
-  ...TABS.map((tab) => `dashboard-${tab.slug}`),
+  ...TABS.map((tab) => `workbook-${tab.slug}`),
+  "watchlist-new",
+  "watchlist",
+  "watchlists",
+  "function-new",
+  "function",
   "rules",
   "automation",
   "connectors",
@@ -749,7 +1053,7 @@ async function luminance(scratch, file) {
   }, data);
 }
 
-const SCREENSHOTS = "7. screenshots of every page at 1440×900 in light and dark theme";
+const SCREENSHOTS = "10. screenshots of every page at 1440×900 in light and dark theme";
 test(
   SCREENSHOTS,
   async () => {
@@ -790,7 +1094,7 @@ test(
   { requires: [LOGIN] },
 );
 
-const A11Y = "8. controls have accessible names and the queue is keyboard navigable";
+const A11Y = "11. controls have accessible names and the queue is keyboard navigable";
 test(
   A11Y,
   async () => {
@@ -817,7 +1121,7 @@ test(
   { requires: [LOGIN] },
 );
 
-const I18N = LOCALE === "ja" ? "9. every visited page is in Japanese" : "9. no message key is missing from the English catalog";
+const I18N = LOCALE === "ja" ? "12. every visited page is in Japanese" : "12. no message key is missing from the English catalog";
 test(
   I18N,
   async () => {
@@ -837,7 +1141,7 @@ test(
   { requires: [LOGIN] },
 );
 
-const BIG = "10. a 100,000-row result scrolls smoothly in a virtualised grid";
+const BIG = "13. a 100,000-row result scrolls smoothly in a virtualised grid";
 test(
   BIG,
   async () => {

@@ -93,6 +93,35 @@ export class Api {
     return this.call("GET", pathname);
   }
 
+  /** Like `call`, but answers `{status, body}` whatever the status, for tests of refusals. */
+  async request(method, pathname, { body, audience = "https://management.azure.com" } = {}) {
+    const http = await this.http();
+    const token = await this.token(audience);
+    const response = await http.fetch(`${this.baseUrl}${pathname}`, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+      data: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed = text;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON: kept as text.
+    }
+    return { status: response.status(), body: parsed };
+  }
+
+  /** KQL through the query API; the first table's rows as objects. */
+  async query(workspace, query, timespan) {
+    const result = await this.call("POST", `/v1/workspaces/${encodeURIComponent(workspace)}/query`, {
+      body: timespan ? { query, timespan } : { query },
+      audience: "https://api.loganalytics.io",
+    });
+    const table = result.tables?.[0] ?? { columns: [], rows: [] };
+    return table.rows.map((row) => Object.fromEntries(table.columns.map((column, i) => [column.name, row[i]])));
+  }
+
   async dispose() {
     await this.client?.dispose();
   }

@@ -2,12 +2,25 @@
 # The console in a real browser: installs Debian's chromium (when missing) and the console's npm
 # packages, checks that the committed console/dist is what the sources build to, starts
 # `vigil demo` on a free port, and drives the console with playwright-core, once in English and
-# once in Japanese. Screenshots go to target/ui-screenshots/.
+# once in Japanese; then imports the 12 workbooks of the Sentinel development set (with their
+# solutions or parsers) and opens every tab of each (console/tests/workbooks.test.mjs).
+# Screenshots go to target/ui-screenshots/. The development set is VIGIL_CONFORMANCE_DIR (found
+# as .ci/run finds it when unset).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 vigil="${VIGIL_BIN:-${CARGO_TARGET_DIR:-$HOME/.cache/vigil/target}/release/vigil}"
 [ -x "$vigil" ] || { echo "no vigil binary at $vigil (build it, or set VIGIL_BIN)" >&2; exit 1; }
+if [ -z "${VIGIL_CONFORMANCE_DIR:-}" ]; then
+  for candidate in "$repo/../shared/conformance" /work/shared/conformance; do
+    if [ -d "$candidate/sentinel/workbooks" ]; then
+      VIGIL_CONFORMANCE_DIR="$(cd "$candidate" && pwd)"
+      break
+    fi
+  done
+fi
+export VIGIL_CONFORMANCE_DIR="${VIGIL_CONFORMANCE_DIR:?the shared conformance corpora were not found; set VIGIL_CONFORMANCE_DIR}"
+[ -d "$VIGIL_CONFORMANCE_DIR/sentinel/workbooks" ] || { echo "no sentinel/workbooks in $VIGIL_CONFORMANCE_DIR" >&2; exit 1; }
 
 if ! command -v chromium >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
@@ -22,12 +35,29 @@ if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ! fc-list 2>/dev/null | g
 fi
 
 cd "$repo/console"
-# Not `npm ci`: it wants every platform's optional packages (rollup's) in the lock, and the
-# registry reachable here has only the Linux ones, so the lock holds only those. `npm install`
-# installs exactly what the lock says; it must leave the lock as committed.
-npm install --no-audit --no-fund --loglevel=error
+# Not `npm ci`: it wants every platform's optional packages (rollup's) in the lock, and the lock
+# holds only the Linux ones. A plain `npm install` into an empty node_modules now writes the other
+# platforms' entries into the lock, so the install is `--no-save` (exactly what the lock says, lock
+# untouched), and the lock is checked against package.json here instead.
+npm install --no-save --no-audit --no-fund --loglevel=error
+node -e '
+  const pkg = require("./package.json");
+  const root = require("./package-lock.json").packages[""];
+  const stale = [];
+  for (const field of ["dependencies", "devDependencies"]) {
+    const want = pkg[field] ?? {};
+    const have = root[field] ?? {};
+    for (const name of new Set([...Object.keys(want), ...Object.keys(have)])) {
+      if (want[name] !== have[name]) stale.push(`${field}.${name}: package.json ${want[name]}, lock ${have[name]}`);
+    }
+  }
+  if (stale.length) {
+    console.error(`console/package-lock.json is out of date with package.json:\n  ${stale.join("\n  ")}`);
+    process.exit(1);
+  }
+'
 if ! git -C "$repo" diff --quiet -- console/package-lock.json; then
-  echo "npm install changed console/package-lock.json: the lock is out of date with package.json" >&2
+  echo "npm install changed console/package-lock.json" >&2
   exit 1
 fi
 # The binary embeds console/dist: it must be exactly what the sources build to.
@@ -57,3 +87,5 @@ export VIGIL_SCREENSHOTS="$repo/target/ui-screenshots"
 mkdir -p "$VIGIL_SCREENSHOTS"
 VIGIL_LOCALE=en node "$repo/console/tests/console.test.mjs"
 VIGIL_LOCALE=ja node "$repo/console/tests/console.test.mjs"
+# Last: importing the development set's solutions adds tables, functions and a watchlist.
+node "$repo/console/tests/workbooks.test.mjs"

@@ -12,7 +12,7 @@ import { AutomationPage } from "../rules/AutomationPage";
 import { RuleEditorPage } from "../rules/RuleEditorPage";
 import { RulesPage } from "../rules/RulesPage";
 import { SettingsPage } from "../settings/SettingsPage";
-import { HuntingPage, WorkbookPage, WorkbooksPage } from "./pages";
+import { HuntingPage, WatchlistPage, WatchlistsPage, WorkbookPage, WorkbooksPage } from "./pages";
 import { navigate, useRoute, type Route } from "./router";
 import { Shell } from "./Shell";
 
@@ -27,7 +27,7 @@ function SignInFirst() {
 }
 
 function Page({ route }: { route: Route }) {
-  const { id = "", name = "" } = route.params;
+  const { id = "", name = "", alias = "" } = route.params;
   switch (route.pattern) {
     case "/incidents":
       return <IncidentsPage />;
@@ -45,6 +45,10 @@ function Page({ route }: { route: Route }) {
       return <RuleEditorPage key={id} id={id} />;
     case "/automation":
       return <AutomationPage />;
+    case "/watchlists":
+      return <WatchlistsPage />;
+    case "/watchlists/:alias":
+      return <WatchlistPage key={alias} alias={alias} />;
     case "/connectors":
       return <ConnectorsPage />;
     case "/settings":

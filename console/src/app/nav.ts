@@ -1,7 +1,7 @@
 import type { IconName } from "../components/Icon";
 
 export interface NavItem {
-  id: "incidents" | "hunting" | "workbooks" | "rules" | "automation" | "connectors" | "settings";
+  id: "incidents" | "hunting" | "workbooks" | "rules" | "automation" | "watchlists" | "connectors" | "settings";
   href: string;
   icon: IconName;
 }
@@ -12,6 +12,7 @@ export const NAV: readonly NavItem[] = [
   { id: "workbooks", href: "/workbooks", icon: "workbooks" },
   { id: "rules", href: "/rules", icon: "rules" },
   { id: "automation", href: "/automation", icon: "automation" },
+  { id: "watchlists", href: "/watchlists", icon: "watchlists" },
   { id: "connectors", href: "/connectors", icon: "connectors" },
   { id: "settings", href: "/settings", icon: "settings" },
 ];

@@ -21,6 +21,8 @@ const PATTERNS = [
   "/rules",
   "/rules/:id",
   "/automation",
+  "/watchlists",
+  "/watchlists/:alias",
   "/connectors",
   "/settings",
 ] as const;

@@ -8,7 +8,10 @@ export function Dialog({
   onClose,
   children,
   actions,
+  wide = false,
 }: {
+  /** For dialogs with an editor or a form of several columns. */
+  wide?: boolean;
   title: string;
   onClose: () => void;
   children: ComponentChildren;
@@ -16,13 +19,26 @@ export function Dialog({
 }) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
+  // Closing the element on unmount fires its `close` event later: by then the owner may already
+  // show another dialog, which that stale onClose would close.
+  const unmounting = useRef(false);
   useEffect(() => {
     const dialog = ref.current;
     dialog?.showModal();
-    return () => dialog?.close();
+    return () => {
+      unmounting.current = true;
+      dialog?.close();
+    };
   }, []);
   return (
-    <dialog ref={ref} class="dialog" aria-labelledby={titleId} onClose={onClose}>
+    <dialog
+      ref={ref}
+      class={wide ? "dialog dialog-wide" : "dialog"}
+      aria-labelledby={titleId}
+      onClose={() => {
+        if (!unmounting.current) onClose();
+      }}
+    >
       <h2 id={titleId}>{title}</h2>
       <div class="dialog-body">{children}</div>
       <div class="dialog-actions">

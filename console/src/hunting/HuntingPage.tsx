@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useApi, useWorkspace } from "../api";
+import { useCanWrite } from "../app/roles";
 import { navigate, useRoute, withQuery } from "../app/router";
 import { t, useLocale } from "../i18n";
 import type { KqlEditorHandle } from "./KqlEditor";
@@ -9,6 +10,8 @@ import type { RunState } from "./ResultsPane";
 import { ResultsPane } from "./ResultsPane";
 import type { SavedQuery } from "./SavedQueries";
 import { SavedQueryList, SaveQueryDialog, savedQueriesPath } from "./SavedQueries";
+import type { SavedFunction } from "./Functions";
+import { FunctionDialog, FunctionList, functionsPath } from "./Functions";
 import { DEFAULT_TIMESPAN } from "./timeRange";
 import { TimeRangePicker } from "./TimeRangePicker";
 import "./hunting.css";
@@ -26,9 +29,15 @@ export function HuntingPage() {
   const [timespan, setTimespan] = useState(route.query.t || DEFAULT_TIMESPAN);
   const [run, setRun] = useState<RunState>({ status: "idle" });
   const [showSaved, setShowSaved] = useState(true);
+  // The side panel's tab, as the Logs blade has Queries and Functions side by side.
+  const [sideTab, setSideTab] = useState<"queries" | "functions">(route.query.fn !== undefined ? "functions" : "queries");
+  // The function open in its dialog: a saved one, "new", or none.
+  const [openFunction, setOpenFunction] = useState<SavedFunction | "new" | null>(null);
+  const writable = useCanWrite();
   const [saving, setSaving] = useState(false);
   const [loaded, setLoaded] = useState<SavedQuery | null>(null);
   const saved = useApi<SavedQuery[]>(workspace.id ? savedQueriesPath(workspace.id) : null);
+  const functions = useApi<{ value: SavedFunction[] }>(workspace.id ? functionsPath(workspace.id) : null);
   const inFlight = useRef<AbortController | null>(null);
   // The q/t this page last ran, so that its own URL updates do not run the query again.
   const ran = useRef<string | null>(null);
@@ -106,7 +115,7 @@ export function HuntingPage() {
             aria-pressed={showSaved}
             onClick={() => setShowSaved((shown) => !shown)}
           >
-            {t("hunting.saved.title")}
+            {t("hunting.side.title")}
           </button>
         </header>
         <div class="hunt-editor-wrap">
@@ -124,14 +133,85 @@ export function HuntingPage() {
         </section>
       </div>
       {showSaved && (
-        <SavedQueryList
+        <aside class="hunt-saved panel" aria-label={t("hunting.side.title")}>
+          <div class="tabs hunt-side-tabs" role="tablist">
+            <button
+              type="button"
+              role="tab"
+              id="hunt-tab-queries"
+              aria-controls="hunt-side-panel"
+              aria-selected={sideTab === "queries"}
+              data-testid="hunting-tab-queries"
+              onClick={() => setSideTab("queries")}
+            >
+              {t("hunting.saved.title")}
+            </button>
+            <button
+              type="button"
+              role="tab"
+              id="hunt-tab-functions"
+              aria-controls="hunt-side-panel"
+              aria-selected={sideTab === "functions"}
+              data-testid="hunting-tab-functions"
+              onClick={() => setSideTab("functions")}
+            >
+              {t("hunting.functions.title")}
+            </button>
+          </div>
+          <div
+            class="hunt-saved-body"
+            id="hunt-side-panel"
+            role="tabpanel"
+            aria-labelledby={sideTab === "queries" ? "hunt-tab-queries" : "hunt-tab-functions"}
+          >
+            {sideTab === "queries" ? (
+              <SavedQueryList
+                workspace={workspace.id}
+                queries={saved.data}
+                loading={saved.loading}
+                error={saved.error}
+                activeId={loaded?.id ?? null}
+                onLoad={load}
+                onDeleted={saved.reload}
+              />
+            ) : (
+              <>
+                {writable && (
+                  <button type="button" class="btn btn-small hunt-function-new" data-testid="function-new" onClick={() => setOpenFunction("new")}>
+                    {t("hunting.functions.new")}
+                  </button>
+                )}
+                <FunctionList
+                  workspace={workspace.id}
+                  functions={functions.data?.value}
+                  loading={functions.loading}
+                  error={functions.error}
+                  onOpen={setOpenFunction}
+                />
+              </>
+            )}
+          </div>
+        </aside>
+      )}
+      {openFunction && (
+        <FunctionDialog
           workspace={workspace.id}
-          queries={saved.data}
-          loading={saved.loading}
-          error={saved.error}
-          activeId={loaded?.id ?? null}
-          onLoad={load}
-          onDeleted={saved.reload}
+          fn={openFunction === "new" ? undefined : openFunction}
+          writable={writable}
+          existing={(functions.data?.value ?? []).map((f) => f.name)}
+          onInsert={(text) => {
+            setOpenFunction(null);
+            editor.current?.insert(text);
+          }}
+          onSaved={(fn) => {
+            setOpenFunction(fn);
+            functions.reload();
+          }}
+          onDeleted={() => {
+            setOpenFunction(null);
+            functions.reload();
+          }}
+          onClose={() => setOpenFunction(null)}
         />
       )}
       {saving && (

@@ -26,6 +26,8 @@ export interface KqlEditorHandle {
   text(): string;
   setText(text: string): void;
   focus(): void;
+  /** Replaces the selection (or inserts at the cursor) with `text`. */
+  insert(text: string): void;
   /** Marks a run's error at the query API's 1-based line and character position. */
   markError(query: string, line: number, pos: number, message: string): void;
 }
@@ -33,9 +35,20 @@ export interface KqlEditorHandle {
 interface KqlEditorProps {
   initialText: string;
   workspace: string;
-  onRun: () => void;
+  onRun?: () => void;
   onChange?: (text: string) => void;
-  handle: RefObject<KqlEditorHandle | null>;
+  handle?: RefObject<KqlEditorHandle | null>;
+  /** Shown, selectable and copyable, not editable: no completion or lint (e.g. a saved function's body). */
+  readOnly?: boolean;
+  /**
+   * Lint as the analyst types (default). Off for a function's body, whose parameters the check
+   * endpoint does not know; the server checks the body when it is saved.
+   */
+  lint?: boolean;
+  /** The editor's accessible name; the hunting query's by default. */
+  label?: string;
+  testId?: string;
+  class?: string;
 }
 
 // Colours come from CSS variables; only `dark` (which picks CodeMirror's own defaults for
@@ -67,12 +80,13 @@ const editorTheme = (theme: Theme) =>
     { dark: theme === "dark" },
   );
 
-const localized = () => [
+const localized = (label?: string) => [
   placeholder(t("hunting.placeholder")),
-  EditorView.contentAttributes.of({ "aria-label": t("hunting.editorLabel") }),
+  EditorView.contentAttributes.of({ "aria-label": label ?? t("hunting.editorLabel") }),
 ];
 
-export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: KqlEditorProps) {
+export function KqlEditor(props: KqlEditorProps) {
+  const { initialText, workspace, onRun, onChange, handle, readOnly = false, lint = true, label, testId = "kql-editor" } = props;
   const host = useRef<HTMLDivElement>(null);
   const theme = useTheme();
   const locale = useLocale();
@@ -85,7 +99,7 @@ export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: K
 
   useEffect(() => {
     const run = () => {
-      latest.current.onRun();
+      latest.current.onRun?.();
       return true;
     };
     const currentWorkspace = () => latest.current.workspace;
@@ -110,8 +124,12 @@ export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: K
           highlightSelectionMatches(),
           kqlLanguage,
           kqlHighlighting,
-          autocompletion({ override: [completionSource(currentWorkspace)], activateOnTypingDelay: 150 }),
-          linter(checkSource(currentWorkspace), { delay: 400 }),
+          ...(readOnly
+            ? [EditorState.readOnly.of(true)]
+            : [
+                autocompletion({ override: [completionSource(currentWorkspace)], activateOnTypingDelay: 150 }),
+                ...(lint ? [linter(checkSource(currentWorkspace), { delay: 400 })] : []),
+              ]),
           // Tab is left to focus navigation, so keyboard users can leave the editor.
           keymap.of([
             ...closeBracketsKeymap,
@@ -121,7 +139,7 @@ export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: K
             ...completionKeymap,
             ...lintKeymap,
           ]),
-          localeSlot.current.of(localized()),
+          localeSlot.current.of(localized(label)),
           EditorView.updateListener.of((update) => {
             if (update.docChanged) latest.current.onChange?.(update.state.doc.toString());
           }),
@@ -130,12 +148,16 @@ export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: K
       }),
     });
     view.current = editor;
-    handle.current = {
+    const handleValue: KqlEditorHandle = {
       text: () => editor.state.doc.toString(),
       setText(text) {
         editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
       },
       focus: () => editor.focus(),
+      insert(text) {
+        editor.dispatch(editor.state.replaceSelection(text));
+        editor.focus();
+      },
       markError(query, line, pos, message) {
         const doc = editor.state.doc;
         // The text may have been edited while the query ran; a stale position would mislead.
@@ -144,8 +166,9 @@ export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: K
         editor.dispatch(setDiagnostics(editor.state, [diagnostic(doc, from, wordEnd(doc, from), message)]));
       },
     };
+    if (handle) handle.current = handleValue;
     return () => {
-      handle.current = null;
+      if (handle) handle.current = null;
       editor.destroy();
       view.current = null;
     };
@@ -156,8 +179,8 @@ export function KqlEditor({ initialText, workspace, onRun, onChange, handle }: K
   }, [theme]);
 
   useEffect(() => {
-    view.current?.dispatch({ effects: localeSlot.current.reconfigure(localized()) });
+    view.current?.dispatch({ effects: localeSlot.current.reconfigure(localized(label)) });
   }, [locale]);
 
-  return <div ref={host} class="hunt-editor" data-testid="kql-editor" />;
+  return <div ref={host} class={props.class ?? "hunt-editor"} data-testid={testId} />;
 }

@@ -46,9 +46,7 @@ export function SavedQueryList({ workspace, queries, loading, error, activeId, o
   }
 
   return (
-    <aside class="hunt-saved panel" aria-label={t("hunting.saved.title")}>
-      <h2 class="panel-title">{t("hunting.saved.title")}</h2>
-      <div class="hunt-saved-body">
+    <>
         <input
           type="search"
           value={filter}
@@ -82,8 +80,7 @@ export function SavedQueryList({ workspace, queries, loading, error, activeId, o
             </li>
           ))}
         </ul>
-      </div>
-    </aside>
+    </>
   );
 }
 

@@ -30,6 +30,20 @@ export interface QueryFailure {
   code?: string;
   line?: number;
   pos?: number;
+  /** The first diagnostic's stable code (`KS001`, `KB005`...), when the query did not compile. */
+  diagnostic?: string;
+}
+
+/** The diagnostic code for a table or tabular function the workspace does not have. */
+export const UNKNOWN_TABLE = "KB005";
+
+/**
+ * The table or function a KB005 failure names (`unknown table or function 'Zoom'`,
+ * `unknown function 'X'`), or null for any other failure.
+ */
+export function missingTableOrFunction(failure: QueryFailure): string | null {
+  if (failure.diagnostic !== UNKNOWN_TABLE) return null;
+  return /'([^']+)'/.exec(failure.summary)?.[1] ?? /'([^']+)'/.exec(failure.message)?.[1] ?? "";
 }
 
 /** Runs KQL through the Log Analytics query API; `timespan` is ISO 8601 (`P1D` or `start/end`). */
@@ -52,7 +66,7 @@ interface InnerError {
   message?: string;
   line?: number;
   pos?: number;
-  diagnostics?: { message?: string }[];
+  diagnostics?: { code?: string; message?: string }[];
 }
 
 const firstLine = (text: string) => text.split("\n", 1)[0];
@@ -63,7 +77,8 @@ export function queryFailure(error: unknown): QueryFailure {
     const inner = (error.body as { error?: { innererror?: InnerError } } | null)?.error?.innererror;
     if (inner?.message) {
       const summary = inner.diagnostics?.[0]?.message ?? firstLine(inner.message);
-      return { message: inner.message, summary, code: inner.code, line: inner.line, pos: inner.pos };
+      const diagnostic = inner.diagnostics?.[0]?.code;
+      return { message: inner.message, summary, code: inner.code, line: inner.line, pos: inner.pos, diagnostic };
     }
     return { message: error.message, summary: firstLine(error.message), code: error.code };
   }

@@ -7,7 +7,7 @@ import { ParametersItem } from "./ParametersItem";
 import { isVisible, substitute } from "./params";
 import { QueryItem } from "./QueryItem";
 import { TextItem } from "./TextItem";
-import { Unsupported } from "./Unsupported";
+import { OtherSource, Unsupported } from "./Unsupported";
 
 /** Items in a wrapping row; `customWidth` is a percentage of it, as in the portal. */
 export function ItemList({ items }: { items: readonly WorkbookItem[] }) {
@@ -48,6 +48,9 @@ function ItemBody({ item }: { item: WorkbookItem }) {
       return <GroupItem content={item.content as GroupContent} />;
     case ItemType.query:
       return <QueryItem item={item} />;
+    case 10:
+      // Metrics items read Azure Monitor metrics, a source Vigil does not have.
+      return <OtherSource itemType={item.type} />;
     default:
       return <Unsupported what={t("workbooks.unsupportedItem", { type: item.type })} />;
   }

@@ -5,19 +5,22 @@ import { toLocalInput } from "../hunting/timeRange";
 import { t } from "../i18n";
 import { useWorkbook } from "./context";
 import type { ParameterDef, ParametersContent, TimeContext, WorkbookItem } from "./model";
-import type { Choice, ParamValue } from "./params";
+import type { Choice, ParamEntry, ParamValue, Special } from "./params";
 import {
   criteriaValue,
   fromChoices,
-  isEmpty,
+  isLogsQuery,
   isMulti,
   jsonChoices,
   multiValue,
   ParamType,
-  plainValue,
+  specialEntry,
+  specialKey,
+  specialOptions,
   textValue,
 } from "./params";
 import { DEFAULT_RANGES, isAbsolute, rangeLabel } from "./timeParam";
+import { MissingTable, OtherSource } from "./Unsupported";
 import { useWorkbookQuery } from "./useWorkbookQuery";
 
 /** A row of parameter controls. */
@@ -44,7 +47,17 @@ function ParamControl({ def }: { def: ParameterDef }) {
     case ParamType.dropdown:
       return def.query ? <QueryDropdown def={def} /> : <Dropdown def={def} choices={jsonChoices(def.jsonData)} />;
     case ParamType.text:
-      return def.criteriaData ? <CriteriaParam def={def} /> : <TextParam def={def} />;
+      if (def.criteriaData) return <CriteriaParam def={def} />;
+      // A text box filled by a query of another source (Resource Graph): said plainly, left editable.
+      if (def.query && !isLogsQuery(def.queryType)) {
+        return (
+          <div class="wb-param-with-notice">
+            <TextParam def={def} />
+            <OtherSource queryType={def.queryType} />
+          </div>
+        );
+      }
+      return <TextParam def={def} />;
     case ParamType.options:
       return <OptionsParam def={def} />;
     case ParamType.resource:
@@ -73,10 +86,11 @@ function Field({ def, children }: { def: ParameterDef; children: (id: string) =>
   );
 }
 
-/** The parameter's value and a setter that keeps its `required` flag. */
-function useParam(def: ParameterDef): [ParamValue | undefined, (value: ParamValue) => void] {
+/** The parameter's value and a setter that keeps its `required` flag (a set value is no longer unset). */
+function useParam(def: ParameterDef): [ParamValue | undefined, (value: ParamValue) => void, ParamEntry | undefined] {
   const { params, setParam } = useWorkbook();
-  return [params[def.name]?.value, (value) => setParam(def.name, { value, required: def.isRequired === true })];
+  const entry = params[def.name];
+  return [entry?.value, (value) => setParam(def.name, { value, required: def.isRequired === true }), entry];
 }
 
 const CUSTOM = "custom";
@@ -163,30 +177,47 @@ interface DropdownProps {
   note?: string;
 }
 
+/** What a special selection is called in the list: "All", "Any one", "Any 3". */
+const specialLabel = (special: Special) =>
+  special === "all" ? t("workbooks.param.all") : special === 1 ? t("workbooks.param.anyOne") : t("workbooks.param.anyN", { n: special });
+
 function Dropdown({ def, choices, disabled, note }: DropdownProps) {
-  const [value, set] = useParam(def);
+  const { setParam } = useWorkbook();
+  const [value, set, entry] = useParam(def);
   if (isMulti(def)) return <MultiDropdown def={def} choices={choices} disabled={disabled} note={note} />;
-  const current = value?.kind === "text" ? value.value : "";
+  const specials = specialOptions(def);
+  const current = entry?.special !== undefined ? specialKey(entry.special) : value?.kind === "text" ? value.value : "";
+  const unset = current === "" || !!entry?.unset;
   return (
     <Field def={def}>
       {(id) => (
         <select
           id={id}
-          value={current}
+          value={unset && entry?.special === undefined ? "" : current}
           disabled={disabled}
           title={note}
           onChange={(e) => {
             const next = e.currentTarget.value;
-            set(textValue(next, choices.find((c) => c.value === next)?.label));
+            const special = specials.find((s) => specialKey(s) === next);
+            if (special !== undefined) setParam(def.name, specialEntry(def, special, choices));
+            else if (next === "") setParam(def.name, { value: textValue(""), required: def.isRequired === true, unset: true });
+            else set(textValue(next, choices.find((c) => c.value === next)?.label));
           }}
         >
-          {(current === "" || !def.isRequired) && <option value="">{note ?? t("workbooks.param.unset")}</option>}
+          {(unset || !def.isRequired) && <option value="">{note ?? t("workbooks.param.unset")}</option>}
+          {specials.map((special) => (
+            <option key={specialKey(special)} value={specialKey(special)}>
+              {specialLabel(special)}
+            </option>
+          ))}
           {choices.map((c) => (
             <option key={c.value} value={c.value}>
               {c.label}
             </option>
           ))}
-          {current !== "" && !choices.some((c) => c.value === current) && <option value={current}>{current}</option>}
+          {!unset && entry?.special === undefined && !choices.some((c) => c.value === current) && (
+            <option value={current}>{current}</option>
+          )}
         </select>
       )}
     </Field>
@@ -194,18 +225,23 @@ function Dropdown({ def, choices, disabled, note }: DropdownProps) {
 }
 
 function MultiDropdown({ def, choices, disabled, note }: DropdownProps) {
-  const [value, set] = useParam(def);
-  const selected = value?.kind === "multi" ? value.values : [];
-  const all = choices.length > 0 && choices.every((c) => selected.includes(c.value));
-  const summary = all
-    ? t("workbooks.param.all")
-    : selected.length === 0
-      ? (note ?? t("workbooks.param.unset"))
-      : value?.kind === "multi"
-        ? value.labels.join(", ")
-        : "";
+  const { setParam } = useWorkbook();
+  const [value, , entry] = useParam(def);
+  const selected = value?.kind === "multi" && !entry?.unset ? value.values : [];
+  const specials = specialOptions(def);
+  // A special selection reads as chosen ("All") even while its items are loading or there are none.
+  const summary =
+    entry?.special !== undefined
+      ? specialLabel(entry.special)
+      : selected.length === 0
+        ? (note ?? t("workbooks.param.unset"))
+        : value?.kind === "multi"
+          ? value.labels.join(", ")
+          : "";
+  const choose = (values: string[]) =>
+    setParam(def.name, { value: multiValue(def, values, choices), required: def.isRequired === true, unset: values.length === 0 });
   const toggle = (choice: string, on: boolean) =>
-    set(multiValue(def, on ? [...selected, choice] : selected.filter((v) => v !== choice), choices));
+    choose(on ? [...selected, choice] : selected.filter((v) => v !== choice));
   return (
     <Field def={def}>
       {(id) => (
@@ -214,20 +250,24 @@ function MultiDropdown({ def, choices, disabled, note }: DropdownProps) {
             <span class="wb-multi-summary">{summary}</span> ▾
           </summary>
           <div class="menu-popover">
-            <label>
-              <input
-                type="checkbox"
-                checked={all}
-                disabled={disabled}
-                onChange={(e) => set(multiValue(def, e.currentTarget.checked ? choices.map((c) => c.value) : [], choices))}
-              />
-              {t("workbooks.param.all")}
-            </label>
+            {specials.map((special) => (
+              <label key={specialKey(special)}>
+                <input
+                  type="checkbox"
+                  checked={entry?.special === special}
+                  disabled={disabled}
+                  onChange={(e) =>
+                    e.currentTarget.checked ? setParam(def.name, specialEntry(def, special, choices)) : choose([])
+                  }
+                />
+                {specialLabel(special)}
+              </label>
+            ))}
             {choices.map((c) => (
               <label key={c.value}>
                 <input
                   type="checkbox"
-                  checked={selected.includes(c.value)}
+                  checked={entry?.special === undefined && selected.includes(c.value)}
                   disabled={disabled}
                   onChange={(e) => toggle(c.value, e.currentTarget.checked)}
                 />
@@ -259,27 +299,38 @@ function tableChoices(table: QueryTable): Choice[] {
 
 function QueryDropdown({ def }: { def: ParameterDef }) {
   const { params, setParam } = useWorkbook();
-  const supported = def.queryType === undefined || def.queryType === 0;
+  const supported = isLogsQuery(def.queryType);
   const state = useWorkbookQuery(supported ? def : {});
   const choices = useMemo(() => (state.status === "done" ? tableChoices(state.table) : []), [state]);
 
-  // The portal selects the rows the query marks `selected` once they arrive, if nothing is chosen.
+  // Once the items arrive: a special selection (All, first N) is taken over them again, and a
+  // parameter with no value takes the JSON's value or the rows marked selected, as the portal does.
+  // A choice the user made stays.
   useEffect(() => {
-    if (state.status !== "done" || !isEmpty(params[def.name])) return;
-    const value = fromChoices(def, choices);
-    if (plainValue({ value, required: false }) !== "") setParam(def.name, { value, required: def.isRequired === true });
+    if (state.status !== "done") return;
+    const entry = params[def.name];
+    if (entry?.special !== undefined) setParam(def.name, specialEntry(def, entry.special, choices));
+    else if (!entry || entry.unset) setParam(def.name, fromChoices(def, choices));
   }, [choices]);
 
   const note = !supported
-    ? t("workbooks.unsupportedQueryType")
+    ? t("workbooks.param.noItems")
     : state.status === "loading"
       ? t("workbooks.loading")
       : state.status === "failed"
         ? state.message
-        : state.status === "blocked"
-          ? t("workbooks.waitingFor", { names: state.missing.join(", ") })
-          : undefined;
-  return <Dropdown def={def} choices={choices} disabled={state.status !== "done"} note={note} />;
+        : state.status === "missing"
+          ? t("workbooks.param.noItems")
+          : state.status === "blocked"
+            ? t("workbooks.waitingFor", { names: state.missing.join(", ") })
+            : undefined;
+  return (
+    <div class="wb-param-with-notice" data-loading={state.status === "loading" ? "true" : undefined}>
+      <Dropdown def={def} choices={choices} disabled={state.status !== "done"} note={note} />
+      {!supported && <OtherSource queryType={def.queryType} />}
+      {state.status === "missing" && <MissingTable name={state.name} />}
+    </div>
+  );
 }
 
 function TextParam({ def }: { def: ParameterDef }) {

@@ -4,9 +4,9 @@ import type { QueryTable } from "../hunting/query";
 import { t } from "../i18n";
 import { useWorkbook } from "./context";
 import type { QueryContent, WorkbookItem } from "./model";
-import { substitute } from "./params";
+import { isLogsQuery, substitute } from "./params";
 import { Tiles } from "./Tiles";
-import { Unsupported } from "./Unsupported";
+import { MissingTable, Notice, OtherSource, Unsupported } from "./Unsupported";
 import { useWorkbookQuery } from "./useWorkbookQuery";
 import { WorkbookMap } from "./WorkbookMap";
 import { WorkbookTable } from "./WorkbookTable";
@@ -20,14 +20,13 @@ export function QueryItem({ item }: { item: WorkbookItem }) {
   const { params } = useWorkbook();
   const content = item.content as QueryContent;
   const title = substitute(content.title ?? "", params);
-  const supported = content.queryType === undefined || content.queryType === 0;
   return (
     <section class="wb-query" aria-label={title || undefined}>
       {title && <h3 class="wb-query-title">{title}</h3>}
-      {supported ? (
+      {isLogsQuery(content.queryType) ? (
         <QueryResult content={content} title={title} />
       ) : (
-        <Unsupported what={t("workbooks.unsupportedQueryType")} />
+        <OtherSource queryType={content.queryType} />
       )}
     </section>
   );
@@ -38,7 +37,9 @@ function QueryResult({ content, title }: { content: QueryContent; title: string 
   const state = useWorkbookQuery(content);
   switch (state.status) {
     case "blocked":
-      return <div class="wb-note">{t("workbooks.waitingFor", { names: state.missing.join(", ") })}</div>;
+      return <Notice kind="waiting">{t("workbooks.waitingFor", { names: state.missing.join(", ") })}</Notice>;
+    case "missing":
+      return <MissingTable name={state.name} />;
     case "loading":
       return (
         <div class="wb-note wb-loading" role="status" style={{ minHeight: `${Math.min(120, heightOf(content.size))}px` }}>
@@ -66,8 +67,12 @@ interface VisualizationProps {
   noData: string;
 }
 
+/** The portal's visualizations that are another's under a different name. */
+const SAME_AS: Record<string, string> = { categoricalbar: "barchart" };
+
 function Visualization({ content, table, title, noData }: VisualizationProps) {
-  const kind = content.visualization ?? "table";
+  const given = content.visualization ?? "table";
+  const kind = SAME_AS[given] ?? given;
   const height = heightOf(content.size);
   const empty = table.rows.length === 0;
   if (isChartKind(kind)) {
@@ -87,6 +92,9 @@ function Visualization({ content, table, title, noData }: VisualizationProps) {
       return <WorkbookTable table={table} content={content} maxHeight={height + 120} title={title} />;
     case "tiles":
       return <Tiles table={table} content={content} />;
+    case "card":
+      // A card is one big number: the first row as a single tile.
+      return <Tiles table={table} content={{ ...content, tileSettings: { ...content.tileSettings, maxTiles: 1 } }} />;
     case "map":
       return <WorkbookMap table={table} content={content} height={height} />;
     default:

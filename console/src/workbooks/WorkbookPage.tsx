@@ -10,7 +10,7 @@ import { JsonEditor, parseNotebook } from "./JsonEditor";
 import type { Notebook, ParametersContent, TextContent } from "./model";
 import { ItemType, walkItems } from "./model";
 import type { ParamEntry } from "./params";
-import { initialParams, ParamType, plainValue } from "./params";
+import { declaredParams, initialParams, ParamType, plainValue } from "./params";
 import { SaveAsDialog, workbookPath } from "./SaveAsDialog";
 import "./workbooks.css";
 
@@ -44,16 +44,21 @@ export function WorkbookPage({ name }: { name: string }) {
   const notebook = saved ?? loaded.data;
   const [overrides, setOverrides] = useState<{ source?: Notebook; values: Record<string, ParamEntry> }>({ values: {} });
   const [generation, setGeneration] = useState(0);
+  const [now, setNow] = useState(() => Date.now());
   const [draft, setDraft] = useState<string | null>(null);
   const [savingAs, setSavingAs] = useState(false);
   const [busy, setBusy] = useState(false);
   const [failure, setFailure] = useState("");
 
   const initial = useMemo(() => (notebook ? initialParams(notebook.items, workspace) : {}), [notebook]);
+  const declared = useMemo(() => (notebook ? declaredParams(notebook.items) : new Set<string>()), [notebook]);
   // Parameter choices belong to one version of the workbook; a saved edit starts from its defaults.
   const params = { ...initial, ...(overrides.source === notebook ? overrides.values : {}) };
-  const setParam = (param: string, entry: ParamEntry) =>
+  const setParam = (param: string, entry: ParamEntry) => {
+    // A newly chosen time range is taken back from now, as the portal does.
+    if (entry.value.kind === "time") setNow(Date.now());
     setOverrides((o) => ({ source: notebook, values: { ...(o.source === notebook ? o.values : {}), [param]: entry } }));
+  };
 
   const pickerParam = notebook ? workspaceParam(notebook) : undefined;
   const picked = pickerParam ? plainValue(params[pickerParam]) : "";
@@ -61,6 +66,8 @@ export function WorkbookPage({ name }: { name: string }) {
     params,
     setParam,
     workspaces,
+    declared,
+    now,
     workspace: workspaces.some((w) => w.id === picked) ? picked : workspace.id,
     generation,
   };
@@ -105,7 +112,10 @@ export function WorkbookPage({ name }: { name: string }) {
         <a href="/workbooks" class="btn">
           {t("workbooks.backToList")}
         </a>
-        <button type="button" class="btn" onClick={() => setGeneration((g) => g + 1)} disabled={!notebook}>
+        <button type="button" class="btn" onClick={() => {
+            setNow(Date.now());
+            setGeneration((g) => g + 1);
+          }} disabled={!notebook}>
           {t("workbooks.refresh")}
         </button>
         <button

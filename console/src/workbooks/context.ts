@@ -10,6 +10,10 @@ export interface WorkbookState {
   workspaces: readonly Workspace[];
   /** The workspace queries run in unless an item or parameter names another. */
   workspace: string;
+  /** Every parameter name the workbook declares (see `declaredParams`). */
+  declared: ReadonlySet<string>;
+  /** The instant relative time ranges end at; moves on load, Refresh and a time range change. */
+  now: number;
   /** Bumped by Refresh: every query runs again. */
   generation: number;
 }

@@ -9,10 +9,13 @@ const DAY = 24 * HOUR;
 export const isAbsolute = (range: TimeContext): range is TimeContext & { startTime: string; endTime: string } =>
   !!range.startTime && !!range.endTime;
 
-/** The bounds a range covers now. */
-export function bounds(range: TimeContext): { start: Date; end: Date } {
+/**
+ * The bounds a range covers at `now`. A workbook passes one `now` for all its queries (set on load,
+ * Refresh and time changes): a query text that moved with the clock would run again on every render.
+ */
+export function bounds(range: TimeContext, now = Date.now()): { start: Date; end: Date } {
   if (isAbsolute(range)) return { start: new Date(range.startTime), end: new Date(range.endTime) };
-  const end = range.endTime ? new Date(range.endTime) : new Date();
+  const end = range.endTime ? new Date(range.endTime) : new Date(now);
   return { start: new Date(end.getTime() - range.durationMs), end };
 }
 
@@ -39,9 +42,9 @@ function kqlTimespan(ms: number): string {
 }
 
 /** `{TimeRange:query}`: the predicate that follows `where TimeGenerated`. */
-export function rangeQuery(range: TimeContext): string {
+export function rangeQuery(range: TimeContext, now?: number): string {
   if (isAbsolute(range)) {
-    const { start, end } = bounds(range);
+    const { start, end } = bounds(range, now);
     return `between (datetime(${start.toISOString()}) .. datetime(${end.toISOString()}))`;
   }
   return `> ago(${kqlTimespan(range.durationMs)})`;
@@ -50,8 +53,8 @@ export function rangeQuery(range: TimeContext): string {
 const GRAINS = [MINUTE, 5 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 7 * DAY];
 
 /** `{TimeRange:grain}`: a bin size giving about a hundred points over the range. */
-export function rangeGrain(range: TimeContext): string {
-  const { start, end } = bounds(range);
+export function rangeGrain(range: TimeContext, now?: number): string {
+  const { start, end } = bounds(range, now);
   const target = (end.getTime() - start.getTime()) / 100;
   return kqlTimespan(GRAINS.find((g) => g >= target) ?? GRAINS[GRAINS.length - 1]);
 }

@@ -1,8 +1,9 @@
 import { useEffect, useState } from "preact/hooks";
 import type { QueryTable } from "../hunting/query";
-import { isAbort, queryFailure, runQuery } from "../hunting/query";
+import { isAbort, missingTableOrFunction, queryFailure, runQuery } from "../hunting/query";
 import type { WorkbookState } from "./context";
 import { useWorkbook } from "./context";
+import { strayEscapesAsWhitespace } from "./kqlText";
 import type { TimeContext } from "./model";
 import { missingParams, substitute } from "./params";
 import { rangeTimespan } from "./timeParam";
@@ -19,7 +20,9 @@ export type QueryState =
   | { status: "blocked"; missing: string[] }
   | { status: "loading" }
   | { status: "done"; table: QueryTable }
-  | { status: "failed"; message: string };
+  | { status: "failed"; message: string }
+  /** The query names a table or function this workspace lacks (KB005): its solution is not installed. */
+  | { status: "missing"; name: string };
 
 function timespanOf(spec: QuerySpec, state: WorkbookState): string | undefined {
   const fromParam = spec.timeContextFromParameter ? state.params[spec.timeContextFromParameter]?.value : undefined;
@@ -41,8 +44,8 @@ function workspaceOf(spec: QuerySpec, state: WorkbookState): string {
 export function useWorkbookQuery(spec: QuerySpec): QueryState {
   const state = useWorkbook();
   const text = spec.query ?? "";
-  const missing = missingParams(text, state.params);
-  const query = substitute(text, state.params);
+  const missing = missingParams(text, state.params, state.declared);
+  const query = strayEscapesAsWhitespace(substitute(text, state.params, { query: true, now: state.now }));
   const timespan = timespanOf(spec, state);
   const workspace = workspaceOf(spec, state);
   const key = missing.length ? "" : JSON.stringify([workspace, timespan, query, state.generation]);
@@ -59,7 +62,9 @@ export function useWorkbookQuery(spec: QuerySpec): QueryState {
       },
       (error) => {
         if (controller.signal.aborted || isAbort(error)) return;
-        setResult({ status: "failed", message: queryFailure(error).message });
+        const failure = queryFailure(error);
+        const name = missingTableOrFunction(failure);
+        setResult(name !== null ? { status: "missing", name } : { status: "failed", message: failure.message });
       },
     );
     return () => controller.abort();

@@ -6,21 +6,25 @@
 //! reloads what it caches when the counter moves.
 
 pub mod dcr;
+mod functions;
 pub mod roles;
 pub mod secrets;
+mod watchlists;
 
 use std::path::Path;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
-use vigil_kql::schema::{TableSchema, parse_table_json};
+use vigil_catalog::{TableSchema, parse_table_json};
 use vigil_kql_functions::{KqlColumn, KqlType};
 
 pub use dcr::{DataFlow, DcrDefinition, parse_dcr};
+pub use functions::SavedFunction;
 pub use roles::{Role, Scope};
+pub use watchlists::{MAX_CSV_BYTES, NewWatchlist, Watchlist, WatchlistError, check_watchlist, parse_csv};
 
 /// Why a control-plane call failed; the server maps each kind to an HTTP status.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,12 +132,18 @@ pub struct SigningKey {
     pub pkcs8: Vec<u8>,
 }
 
+/// Checks a DCR transform (`transformKql`) over its input stream's columns, returning what is
+/// wrong with it.
+pub type TransformCheck<'a> = &'a (dyn Fn(&str, &[KqlColumn]) -> std::result::Result<(), String> + Sync);
+
 #[derive(Clone)]
 pub struct Control {
     pool: SqlitePool,
 }
 
-const SCHEMA: &str = r#"
+/// The control database's schema, by steps (see `vigil_sqlite`): never edit one, add one.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('generation', 0);
 CREATE TABLE IF NOT EXISTS tenants (
@@ -157,7 +167,26 @@ CREATE TABLE IF NOT EXISTS signing_keys (kid TEXT PRIMARY KEY, pkcs8 BLOB NOT NU
 CREATE TABLE IF NOT EXISTS external_issuers (
     tenant_id TEXT NOT NULL REFERENCES tenants (id), issuer TEXT NOT NULL, jwks_uri TEXT NOT NULL,
     PRIMARY KEY (tenant_id, issuer));
-"#;
+"#,
+    // Classic custom logs (open to type-suffixed columns), saved functions and watchlists.
+    r#"
+ALTER TABLE tables ADD COLUMN open_columns TEXT;
+CREATE TABLE functions (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id), name TEXT NOT NULL, aliases TEXT NOT NULL,
+    parameters TEXT NOT NULL, body TEXT NOT NULL, category TEXT NOT NULL, display_name TEXT NOT NULL,
+    source TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (workspace_id, name));
+CREATE TABLE watchlists (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id), alias TEXT NOT NULL, watchlist_id TEXT NOT NULL,
+    display_name TEXT NOT NULL, description TEXT NOT NULL, provider TEXT NOT NULL, source TEXT NOT NULL,
+    search_key TEXT NOT NULL, columns TEXT NOT NULL, labels TEXT NOT NULL, created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (workspace_id, alias));
+CREATE TABLE watchlist_items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, workspace_id TEXT NOT NULL, alias TEXT NOT NULL,
+    item_id TEXT NOT NULL, search_key TEXT NOT NULL, properties TEXT NOT NULL, status TEXT NOT NULL,
+    changed_at INTEGER NOT NULL, created_at INTEGER NOT NULL, changed_by TEXT NOT NULL);
+CREATE INDEX watchlist_items_by_watchlist ON watchlist_items (workspace_id, alias, item_id, seq);
+"#,
+];
 
 fn now_text() -> String {
     Utc::now().to_rfc3339()
@@ -168,15 +197,9 @@ impl Control {
     pub async fn open(data_dir: &Path) -> Result<Control> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| ControlError::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join("control.db"))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        let pool = vigil_sqlite::open(&data_dir.join("control.db"), MIGRATIONS)
+            .await
+            .map_err(|e| ControlError::Storage(e.to_string()))?;
         Ok(Control { pool })
     }
 
@@ -450,7 +473,31 @@ impl Control {
     /// Creates or replaces a table from Azure's table JSON. Replacing may add columns only:
     /// rows already stored keep their columns.
     pub async fn put_table(&self, workspace_id: &str, json: &str) -> Result<TableDefinition> {
-        let schema = parse_table_json(json).map_err(ControlError::Invalid)?;
+        let (schema, retention_days) = self.check_table(workspace_id, json).await?;
+        let columns = columns_json(&schema.columns);
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "INSERT INTO tables (workspace_id, name, columns, retention_days, created_at, open_columns)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (workspace_id, name) DO UPDATE SET columns = excluded.columns,
+                 retention_days = excluded.retention_days, open_columns = excluded.open_columns",
+        )
+        .bind(workspace_id)
+        .bind(&schema.name)
+        .bind(columns)
+        .bind(retention_days.map(i64::from))
+        .bind(now_text())
+        .bind(schema.open.and_then(vigil_catalog::OpenColumns::stored_name))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(TableDefinition { workspace_id: workspace_id.to_string(), schema, retention_days })
+    }
+
+    /// What `put_table` would store, checked without storing it: the schema and retention.
+    pub async fn check_table(&self, workspace_id: &str, json: &str) -> Result<(TableSchema, Option<u32>)> {
+        let schema = parse_table_json(json).map_err(|e| ControlError::Invalid(e.to_string()))?;
+        let schema = vigil_catalog::standard::complete(&schema);
         validate_name("table", &schema.name)?;
         if !schema.columns.iter().any(|c| c.name == "TimeGenerated" && c.ty == KqlType::DateTime) {
             return Err(ControlError::Invalid(format!(
@@ -484,27 +531,12 @@ impl Control {
                 }
             }
         }
-        let columns = columns_json(&schema.columns);
-        let mut tx = self.begin().await?;
-        sqlx::query(
-            "INSERT INTO tables (workspace_id, name, columns, retention_days, created_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (workspace_id, name) DO UPDATE SET columns = excluded.columns,
-                 retention_days = excluded.retention_days",
-        )
-        .bind(workspace_id)
-        .bind(&schema.name)
-        .bind(columns)
-        .bind(retention_days.map(i64::from))
-        .bind(now_text())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(TableDefinition { workspace_id: workspace_id.to_string(), schema, retention_days })
+        Ok((schema, retention_days))
     }
 
     pub async fn tables(&self, workspace_id: Option<&str>) -> Result<Vec<TableDefinition>> {
         let rows = sqlx::query(
-            "SELECT workspace_id, name, columns, retention_days FROM tables WHERE ?1 IS NULL OR workspace_id = ?1
+            "SELECT workspace_id, name, columns, retention_days, open_columns FROM tables WHERE ?1 IS NULL OR workspace_id = ?1
              ORDER BY workspace_id, name",
         )
         .bind(workspace_id)
@@ -515,7 +547,7 @@ impl Control {
 
     pub async fn table(&self, workspace_id: &str, name: &str) -> Result<Option<TableDefinition>> {
         let row = sqlx::query(
-            "SELECT workspace_id, name, columns, retention_days FROM tables WHERE workspace_id = ? AND name = ?",
+            "SELECT workspace_id, name, columns, retention_days, open_columns FROM tables WHERE workspace_id = ? AND name = ?",
         )
         .bind(workspace_id)
         .bind(name)
@@ -525,31 +557,12 @@ impl Control {
     }
 
     /// Creates a DCR in a workspace from Azure's JSON, after checking that each flow's table
-    /// exists and its transform binds against the stream's columns. Creating one with the name
-    /// of an existing DCR of the workspace replaces its definition and keeps its immutable id.
-    pub async fn put_dcr(&self, workspace_id: &str, json: &str) -> Result<Dcr> {
-        let definition = parse_dcr(json).map_err(ControlError::Invalid)?;
-        let workspace = self.workspace(None, workspace_id).await?;
-        let engine = vigil_kql::Engine::new();
-        for flow in &definition.flows {
-            if self.table(&workspace.id, &flow.table).await?.is_none() {
-                return Err(ControlError::Invalid(format!(
-                    "data flow of '{}': the output table '{}' does not exist in workspace '{}'; create it first",
-                    flow.stream, flow.table, workspace.name
-                )));
-            }
-            let mut catalog = vigil_kql::MemoryCatalog::new();
-            catalog
-                .add_batches("source", definition.streams[&flow.stream].clone(), vec![])
-                .map_err(|e| ControlError::Invalid(e.to_string()))?;
-            engine.check(&flow.transform, &catalog, false).map_err(|e| {
-                ControlError::Invalid(format!(
-                    "the transformKql of stream '{}' is not valid:\n{}",
-                    flow.stream,
-                    e.render(&flow.transform)
-                ))
-            })?;
-        }
+    /// exists (a custom table of the workspace, or a standard one) and that `check_transform`
+    /// accepts its transform over the stream's columns (the engine lives above this crate).
+    /// Creating one with the name of an existing DCR of the workspace replaces its definition
+    /// and keeps its immutable id.
+    pub async fn put_dcr(&self, workspace_id: &str, json: &str, check_transform: TransformCheck<'_>) -> Result<Dcr> {
+        let (definition, workspace) = self.check_dcr(workspace_id, json, check_transform, &[]).await?;
         let existing = sqlx::query("SELECT immutable_id FROM dcrs WHERE workspace_id = ? AND name = ?")
             .bind(&workspace.id)
             .bind(&definition.name)
@@ -572,6 +585,69 @@ impl Control {
         .await?;
         tx.commit().await?;
         Ok(Dcr { immutable_id, workspace_id: workspace.id, tenant_id: workspace.tenant_id, definition })
+    }
+
+    /// Everything a workspace defines besides its rows (custom tables, functions by each of
+    /// their names, watchlists and their items), for its catalog.
+    pub async fn definitions(&self, workspace_id: &str) -> Result<vigil_catalog::Definitions> {
+        let workspace = self.workspace(None, workspace_id).await?;
+        let tables =
+            self.tables(Some(&workspace.id)).await?.into_iter().map(|t| (t.schema.name.clone(), t.schema)).collect();
+        let mut functions = std::collections::BTreeMap::new();
+        for function in self.functions(&workspace.id).await? {
+            for name in function.names() {
+                functions.insert(name.to_string(), std::sync::Arc::new(function.as_function(name)));
+            }
+        }
+        let watchlists = self
+            .watchlists(&workspace.id)
+            .await?
+            .into_iter()
+            .map(|w| {
+                let schema = vigil_catalog::WatchlistSchema {
+                    alias: w.alias.clone(),
+                    search_key: w.items_search_key,
+                    columns: w.columns,
+                };
+                (w.alias, std::sync::Arc::new(schema))
+            })
+            .collect();
+        Ok(vigil_catalog::Definitions {
+            tenant_id: workspace.tenant_id,
+            watchlist_items: self.watchlist_changes(&workspace.id).await?,
+            workspace_id: workspace.id,
+            tables,
+            functions,
+            watchlists,
+        })
+    }
+
+    /// What `put_dcr` would store, checked without storing it. `pending_tables` are about to
+    /// be created (by the same import) and count as existing.
+    pub async fn check_dcr(
+        &self,
+        workspace_id: &str,
+        json: &str,
+        check_transform: TransformCheck<'_>,
+        pending_tables: &[String],
+    ) -> Result<(DcrDefinition, Workspace)> {
+        let definition = parse_dcr(json).map_err(ControlError::Invalid)?;
+        let workspace = self.workspace(None, workspace_id).await?;
+        for flow in &definition.flows {
+            let exists = vigil_catalog::standard::table(&flow.table).is_some()
+                || pending_tables.contains(&flow.table)
+                || self.table(&workspace.id, &flow.table).await?.is_some();
+            if !exists {
+                return Err(ControlError::Invalid(format!(
+                    "data flow of '{}': the output table '{}' does not exist in workspace '{}'; create it first",
+                    flow.stream, flow.table, workspace.name
+                )));
+            }
+            check_transform(&flow.transform, &definition.streams[&flow.stream]).map_err(|message| {
+                ControlError::Invalid(format!("the transformKql of stream '{}' is not valid:\n{message}", flow.stream))
+            })?;
+        }
+        Ok((definition, workspace))
     }
 
     pub async fn dcr(&self, immutable_id: &str) -> Result<Option<Dcr>> {
@@ -704,8 +780,10 @@ fn columns_json(columns: &[KqlColumn]) -> String {
 fn table_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<TableDefinition> {
     let name: String = row.get(1);
     let columns_text: String = row.get(2);
-    let schema = parse_table_json(&format!(r#"{{"name":{},"columns":{columns_text}}}"#, serde_json::json!(name)))
+    let mut schema = parse_table_json(&format!(r#"{{"name":{},"columns":{columns_text}}}"#, serde_json::json!(name)))
         .map_err(|e| ControlError::Storage(format!("stored table '{name}' is unreadable: {e}")))?;
+    let open: Option<String> = row.get(4);
+    schema.open = open.as_deref().and_then(vigil_catalog::OpenColumns::from_stored_name);
     let retention: Option<i64> = row.get(3);
     Ok(TableDefinition {
         workspace_id: row.get(0),

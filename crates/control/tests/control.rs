@@ -4,6 +4,11 @@
 use std::path::PathBuf;
 
 use vigil_control::{AppAuthError, Control, ControlError, Role, Scope};
+use vigil_kql_functions::KqlColumn;
+
+fn check_transform(transform: &str, columns: &[KqlColumn]) -> Result<(), String> {
+    vigil_kql::Engine::new().check_transform(transform, columns)
+}
 
 fn keeper_file(name: &str) -> String {
     let dir = std::env::var("VIGIL_CONFORMANCE_DIR")
@@ -79,19 +84,19 @@ async fn keeper_table_and_dcr_load_as_they_are() {
     let boot = control.bootstrap().await.unwrap().unwrap();
     let ws = &boot.workspace.id;
     let dcr_json = keeper_file("KeeperSecurityEventLogs_DCR.json");
-    let missing_table = control.put_dcr(ws, &dcr_json).await.unwrap_err();
+    let missing_table = control.put_dcr(ws, &dcr_json, &check_transform).await.unwrap_err();
     assert!(
         matches!(&missing_table, ControlError::Invalid(m) if m.contains("output table 'KeeperSecurityEventNewLogs_CL' does not exist")),
         "{missing_table}"
     );
     let table = control.put_table(ws, &keeper_file("KepperSecurity_table.json")).await.unwrap();
     assert_eq!(table.schema.name, "KeeperSecurityEventNewLogs_CL");
-    let dcr = control.put_dcr(ws, &dcr_json).await.unwrap();
+    let dcr = control.put_dcr(ws, &dcr_json, &check_transform).await.unwrap();
     assert!(dcr.immutable_id.starts_with("dcr-") && dcr.immutable_id.len() == 36, "{}", dcr.immutable_id);
     let flow = dcr.definition.flows_of("Custom-KeeperSecurityEventNewLogs").next().unwrap();
     assert_eq!(flow.table, "KeeperSecurityEventNewLogs_CL");
     // Putting it again keeps the immutable id, as an ARM redeployment does.
-    assert_eq!(control.put_dcr(ws, &dcr_json).await.unwrap().immutable_id, dcr.immutable_id);
+    assert_eq!(control.put_dcr(ws, &dcr_json, &check_transform).await.unwrap().immutable_id, dcr.immutable_id);
     assert_eq!(control.dcr(&dcr.immutable_id).await.unwrap().unwrap().workspace_id, *ws);
 
     let publisher = control
@@ -141,7 +146,7 @@ async fn bad_definitions_are_refused_with_the_reason() {
     );
     let bad_transform = r#"{"name":"D","properties":{"streamDeclarations":{"Custom-S":{"columns":[{"name":"a","type":"string"}]}},
         "dataFlows":[{"streams":["Custom-S"],"transformKql":"source | extend b = tolower(aa)","outputStream":"Custom-X_CL"}]}}"#;
-    let error = control.put_dcr(ws, bad_transform).await.unwrap_err().to_string();
+    let error = control.put_dcr(ws, bad_transform, &check_transform).await.unwrap_err().to_string();
     assert!(error.contains("transformKql of stream 'Custom-S' is not valid") && error.contains("'aa'"), "{error}");
     assert!(
         control.resolve_scope(&boot.tenant.id, "cluster/x").await.unwrap_err().to_string().contains("unknown scope")

@@ -9,7 +9,7 @@ use vigil_kql::result::{cell_json, cell_text};
 use vigil_kql_functions::{KqlColumn, Value};
 
 use crate::entities::{Entity, identifiers_of};
-use crate::rule::{Rule, SEVERITIES, TACTICS};
+use crate::rule::{Rule, SEVERITIES, canonical_tactic};
 
 /// Rows kept as evidence on one alert; the count of all rows is kept beside them.
 pub const MAX_EVIDENCE_ROWS: usize = 100;
@@ -29,6 +29,8 @@ pub struct AlertDraft {
     /// The result rows as objects, at most `MAX_EVIDENCE_ROWS`.
     pub evidence: Vec<Json>,
     pub result_rows: usize,
+    /// Alert properties set from result columns (`alertDynamicProperties`): `ProductName`...
+    pub properties: BTreeMap<String, String>,
     /// The earliest and latest `TimeGenerated` of the rows, nanoseconds.
     pub first_event_time: Option<i64>,
     pub last_event_time: Option<i64>,
@@ -39,7 +41,13 @@ pub fn build_alerts(rule: &Rule, columns: &[KqlColumn], rows: &[Vec<Value>]) -> 
     if !rule.trigger_operator.holds(rows.len() as i64, rule.trigger_threshold) {
         return Vec::new();
     }
-    let index = |name: &str| columns.iter().position(|c| c.name == name);
+    // A rule's columns are found regardless of case, as Sentinel finds them.
+    let index = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)))
+    };
     if rule.alert_per_result {
         rows.iter().map(|row| draft(rule, columns, std::slice::from_ref(row), &index)).collect()
     } else {
@@ -75,11 +83,7 @@ fn draft(rule: &Rule, columns: &[KqlColumn], rows: &[Vec<Value>], index: &dyn Fn
         .as_deref()
         .map(&text_of)
         .map(|value| {
-            value
-                .split([',', '[', ']', '"', ' '])
-                .filter(|t| TACTICS.contains(t))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
+            value.split([',', '[', ']', '"']).filter_map(canonical_tactic).map(str::to_string).collect::<Vec<_>>()
         })
         .filter(|tactics| !tactics.is_empty())
         .unwrap_or_else(|| rule.tactics.clone());
@@ -104,6 +108,24 @@ fn draft(rule: &Rule, columns: &[KqlColumn], rows: &[Vec<Value>], index: &dyn Fn
                 entities.push(entity);
             }
         }
+        // Columns of entities in Sentinel's JSON, as `SecurityAlert.Entities` holds them.
+        for column in &rule.sentinel_entities_columns {
+            let listed = match cell(row, column) {
+                Value::Dynamic(json) => json,
+                Value::String(text) => serde_json::from_str(&text).unwrap_or(Json::Null),
+                _ => Json::Null,
+            };
+            let items = match listed {
+                Json::Array(items) => items,
+                single @ Json::Object(_) => vec![single],
+                _ => Vec::new(),
+            };
+            for entity in items.iter().filter_map(Entity::from_sentinel_json) {
+                if entities.len() < MAX_ENTITIES && !entities.iter().any(|e| e.key() == entity.key()) {
+                    entities.push(entity);
+                }
+            }
+        }
     }
 
     let mut custom_details = BTreeMap::new();
@@ -120,6 +142,19 @@ fn draft(rule: &Rule, columns: &[KqlColumn], rows: &[Vec<Value>], index: &dyn Fn
         custom_details.insert(key.clone(), values);
     }
 
+    let properties = overrides
+        .alert_dynamic_properties
+        .iter()
+        .flatten()
+        .filter_map(|property| {
+            let name = crate::rule::ALERT_DYNAMIC_PROPERTIES
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(&property.alert_property))?;
+            let value = text_of(&property.value);
+            (!value.trim().is_empty()).then(|| (name.to_string(), value))
+        })
+        .collect();
+
     let evidence = rows.iter().take(MAX_EVIDENCE_ROWS).map(|row| row_object(columns, row)).collect();
     let times: Vec<i64> = index("TimeGenerated")
         .map(|i| rows.iter().filter_map(|row| if let Value::DateTime(t) = row[i] { Some(t) } else { None }).collect())
@@ -134,6 +169,7 @@ fn draft(rule: &Rule, columns: &[KqlColumn], rows: &[Vec<Value>], index: &dyn Fn
         custom_details,
         evidence,
         result_rows: rows.len(),
+        properties,
         first_event_time: times.iter().min().copied(),
         last_event_time: times.iter().max().copied(),
     }
@@ -150,6 +186,7 @@ pub fn draft_json(draft: &AlertDraft) -> Json {
         "entities": draft.entities.iter().map(Entity::to_sentinel_json).collect::<Vec<_>>(),
         "customDetails": draft.custom_details,
         "resultRows": draft.result_rows,
+        "properties": draft.properties,
         "firstEventTime": draft.first_event_time.map(crate::time::format_time),
         "lastEventTime": draft.last_event_time.map(crate::time::format_time),
         "evidence": draft.evidence,

@@ -1,4 +1,5 @@
-//! ISO 8601 durations (`PT5M`, `PT5H`, `P14D`, `PT3600.0S`), as rules and APIs write them.
+//! Durations as rules and APIs write them: ISO 8601 (`PT5M`, `P14D`, `PT3600.0S`; Azure's APIs
+//! and exported rules) and the short form of Sentinel's rule repository (`5m`, `1h`, `14d`).
 
 /// Nanoseconds in an ISO 8601 duration, `P[nY][nM][nW][nD][T[nH][nM][n.nS]]`. Years and months
 /// count as 365 and 30 days, as .NET's `XmlConvert` (and so Azure) reads durations without a
@@ -42,6 +43,31 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     Ok(total as i64)
 }
 
+/// Nanoseconds in a rule's duration: ISO 8601, or a number and a unit (`s`, `m`, `h`, `d`), as
+/// the Azure-Sentinel repository writes `queryFrequency`, `queryPeriod` and
+/// `suppressionDuration`.
+pub fn parse_rule_duration(text: &str) -> Result<i64, String> {
+    if text.starts_with('P') {
+        return parse_duration(text);
+    }
+    let invalid = || format!("'{text}' is not a duration such as 5m, 1h, 14d or PT5M");
+    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    let seconds = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err(invalid()),
+    };
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let nanos = value * seconds * 1e9;
+    if !(nanos > 0.0 && nanos < 1e19) {
+        return Err(invalid());
+    }
+    Ok(nanos as i64)
+}
+
 /// A duration the way rules write it: `PT5M`, `PT1H`, `P1D`, `PT1H30M`.
 pub fn format_duration(nanos: i64) -> String {
     let seconds = nanos / 1_000_000_000;
@@ -78,6 +104,17 @@ mod tests {
             assert_eq!(format_duration(minutes * MINUTE), text);
         }
         assert_eq!(parse_duration("PT3600.0S"), Ok(60 * MINUTE));
+    }
+
+    #[test]
+    fn rules_write_durations_short_or_in_iso_8601() {
+        for (text, minutes) in [("5m", 5), ("1h", 60), ("1d", 1440), ("14d", 20160), ("90s", 1), ("PT1H", 60)] {
+            assert_eq!(parse_rule_duration(text).map(|n| n / MINUTE), Ok(minutes), "{text}");
+        }
+        for bad in ["", "5", "m", "5 minutes", "5M", "-1h", "0m", "1w", "PT"] {
+            let error = parse_rule_duration(bad).expect_err(bad);
+            assert!(error.contains(&format!("'{bad}'")), "{error}");
+        }
     }
 
     #[test]

@@ -3,11 +3,21 @@
 
 use serde_json::{Map, Value as Json, json};
 
-/// Sentinel's entity types and the identifiers each accepts in `entityMappings`.
-pub const ENTITY_TYPES: &[(&str, &[&str])] = &[
-    (
-        "Account",
-        &[
+/// An entity type of Sentinel's entity reference: its name in `entityMappings`, its `Type` in
+/// an alert's `Entities` JSON, and the identifiers a mapping may use.
+pub struct EntityType {
+    pub name: &'static str,
+    pub json_type: &'static str,
+    pub identifiers: &'static [&'static str],
+}
+
+/// Sentinel's entity types and identifiers (the entity types reference), including the
+/// Account's `CloudAppAccountId`, which mappings use although the table does not list it.
+pub const ENTITY_TYPES: &[EntityType] = &[
+    EntityType {
+        name: "Account",
+        json_type: "account",
+        identifiers: &[
             "Name",
             "FullName",
             "NTDomain",
@@ -20,11 +30,13 @@ pub const ENTITY_TYPES: &[(&str, &[&str])] = &[
             "IsDomainJoined",
             "DisplayName",
             "ObjectGuid",
+            "CloudAppAccountId",
         ],
-    ),
-    (
-        "Host",
-        &[
+    },
+    EntityType {
+        name: "Host",
+        json_type: "host",
+        identifiers: &[
             "DnsDomain",
             "NTDomain",
             "HostName",
@@ -36,25 +48,115 @@ pub const ENTITY_TYPES: &[(&str, &[&str])] = &[
             "OSVersion",
             "IsDomainJoined",
         ],
-    ),
-    ("IP", &["Address"]),
-    ("URL", &["Url"]),
-    ("FileHash", &["Algorithm", "Value"]),
-    ("File", &["Directory", "Name"]),
-    ("Process", &["ProcessId", "CommandLine", "ElevationToken", "CreationTimeUtc"]),
-    ("CloudApplication", &["AppId", "Name", "InstanceName"]),
-    ("DNS", &["DomainName"]),
-    ("Mailbox", &["MailboxPrimaryAddress", "DisplayName", "Upn", "ExternalDirectoryObjectId", "RiskLevel"]),
-    ("AzureResource", &["ResourceId"]),
-    ("Malware", &["Name", "Category"]),
-    ("RegistryKey", &["Hive", "Key"]),
-    ("RegistryValue", &["Name", "Value", "ValueType"]),
-    ("SecurityGroup", &["DistinguishedName", "SID", "ObjectGuid"]),
+    },
+    EntityType { name: "IP", json_type: "ip", identifiers: &["Address", "AddressScope"] },
+    EntityType { name: "URL", json_type: "url", identifiers: &["Url"] },
+    EntityType { name: "AzureResource", json_type: "azure-resource", identifiers: &["ResourceId"] },
+    EntityType {
+        name: "CloudApplication",
+        json_type: "cloud-application",
+        identifiers: &["AppId", "Name", "InstanceName"],
+    },
+    EntityType { name: "DNS", json_type: "dns", identifiers: &["DomainName"] },
+    EntityType { name: "File", json_type: "file", identifiers: &["Directory", "Name"] },
+    EntityType { name: "FileHash", json_type: "filehash", identifiers: &["Algorithm", "Value"] },
+    EntityType { name: "Malware", json_type: "malware", identifiers: &["Name", "Category"] },
+    EntityType {
+        name: "Process",
+        json_type: "process",
+        identifiers: &["ProcessId", "CommandLine", "ElevationToken", "CreationTimeUtc"],
+    },
+    EntityType { name: "RegistryKey", json_type: "registry-key", identifiers: &["Hive", "Key"] },
+    EntityType { name: "RegistryValue", json_type: "registry-value", identifiers: &["Name", "Value", "ValueType"] },
+    EntityType {
+        name: "SecurityGroup",
+        json_type: "security-group",
+        identifiers: &["DistinguishedName", "SID", "ObjectGuid"],
+    },
+    EntityType {
+        name: "Mailbox",
+        json_type: "mailbox",
+        identifiers: &["MailboxPrimaryAddress", "DisplayName", "Upn", "ExternalDirectoryObjectId", "RiskLevel"],
+    },
+    EntityType {
+        name: "MailCluster",
+        json_type: "mail-cluster",
+        identifiers: &[
+            "NetworkMessageIds",
+            "CountByDeliveryStatus",
+            "CountByThreatType",
+            "CountByProtectionStatus",
+            "Threats",
+            "Query",
+            "QueryTime",
+            "MailCount",
+            "IsVolumeAnomaly",
+            "Source",
+            "ClusterSourceIdentifier",
+            "ClusterSourceType",
+            "ClusterQueryStartTime",
+            "ClusterQueryEndTime",
+            "ClusterGroup",
+        ],
+    },
+    EntityType {
+        name: "MailMessage",
+        json_type: "mail-message",
+        identifiers: &[
+            "Recipient",
+            "Urls",
+            "Threats",
+            "Sender",
+            "P1Sender",
+            "P1SenderDisplayName",
+            "P1SenderDomain",
+            "SenderIP",
+            "P2Sender",
+            "P2SenderDisplayName",
+            "P2SenderDomain",
+            "ReceivedDate",
+            "NetworkMessageId",
+            "InternetMessageId",
+            "Subject",
+            "BodyFingerprintBin1",
+            "BodyFingerprintBin2",
+            "BodyFingerprintBin3",
+            "BodyFingerprintBin4",
+            "BodyFingerprintBin5",
+            "AntispamDirection",
+            "DeliveryAction",
+            "DeliveryLocation",
+            "Language",
+            "ThreatDetectionMethods",
+        ],
+    },
+    EntityType {
+        name: "SubmissionMail",
+        json_type: "SubmissionMail",
+        identifiers: &[
+            "NetworkMessageId",
+            "Timestamp",
+            "Recipient",
+            "Sender",
+            "SenderIp",
+            "Subject",
+            "ReportType",
+            "SubmissionId",
+            "SubmissionDate",
+            "Submitter",
+        ],
+    },
 ];
 
+/// An entity type by its mapping name or its JSON `Type`, matched case-insensitively as
+/// Sentinel does.
+pub fn entity_type(name: &str) -> Option<&'static EntityType> {
+    ENTITY_TYPES.iter().find(|t| t.name.eq_ignore_ascii_case(name) || t.json_type.eq_ignore_ascii_case(name))
+}
+
 /// The identifiers of an entity type, matched case-insensitively as Sentinel does.
-pub fn identifiers_of(entity_type: &str) -> Option<(&'static str, &'static [&'static str])> {
-    ENTITY_TYPES.iter().find(|(name, _)| name.eq_ignore_ascii_case(entity_type)).copied()
+pub fn identifiers_of(entity_type_name: &str) -> Option<(&'static str, &'static [&'static str])> {
+    entity_type(entity_type_name).map(|t| (t.name, t.identifiers))
 }
 
 /// An entity as alerts keep it: Sentinel's shape, `{"Type": "account", "FullName": ...}`.
@@ -70,7 +172,8 @@ impl Entity {
     /// Sentinel's JSON form of an entity in `SecurityAlert.Entities`.
     pub fn to_sentinel_json(&self) -> Json {
         let mut object = Map::new();
-        object.insert("Type".to_string(), Json::String(self.entity_type.to_ascii_lowercase()));
+        let json_type = entity_type(self.entity_type).map(|t| t.json_type).unwrap_or(self.entity_type);
+        object.insert("Type".to_string(), Json::String(json_type.to_string()));
         for (identifier, value) in &self.fields {
             object.insert(identifier.clone(), Json::String(value.clone()));
         }
@@ -83,7 +186,11 @@ impl Entity {
         let fields = object
             .iter()
             .filter(|(key, _)| key.as_str() != "Type" && !key.starts_with('$'))
-            .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+            .filter_map(|(key, value)| match value {
+                Json::String(text) => Some((key.clone(), text.clone())),
+                Json::Number(_) | Json::Bool(_) => Some((key.clone(), value.to_string())),
+                _ => None,
+            })
             .collect();
         Some(Entity { entity_type, fields })
     }
@@ -212,6 +319,9 @@ mod tests {
         let ip = Entity { entity_type: "IP", fields: vec![("Address".to_string(), "10.0.0.1".to_string())] };
         assert_eq!(ip.to_defender_json(), json!({"entityType": "Ip", "ipAddress": "10.0.0.1"}));
         assert_eq!(identifiers_of("ip").map(|(name, _)| name), Some("IP"));
+        assert_eq!(identifiers_of("azure-resource").map(|(name, _)| name), Some("AzureResource"));
+        let resource = Entity { entity_type: "AzureResource", fields: vec![("ResourceId".into(), "/x".into())] };
+        assert_eq!(resource.to_sentinel_json()["Type"], "azure-resource");
         assert!(identifiers_of("Printer").is_none());
     }
 }

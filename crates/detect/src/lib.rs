@@ -31,19 +31,25 @@ pub use rule::{Rule, RuleError, RuleKind, RuleProblem, parse_rule};
 pub use scheduler::Scheduler;
 pub use state::{Detection, DetectionError, RuleRecord, Scope};
 
-/// The schemas of the tables Vigil writes alerts and incidents to, as Log Analytics documents
-/// them.
-pub const SECURITY_ALERT_SCHEMA: &str = include_str!("../schemas/SecurityAlert.json");
-pub const SECURITY_INCIDENT_SCHEMA: &str = include_str!("../schemas/SecurityIncident.json");
+/// A rule whose query binds, and what the check noticed without refusing it.
+#[derive(Debug, Clone)]
+pub struct ValidatedQuery {
+    /// The query's result columns.
+    pub columns: Vec<KqlColumn>,
+    /// Columns the rule maps (entities, templates, custom details) that the results lack:
+    /// Sentinel accepts such a rule, and its alerts go without them.
+    pub warnings: Vec<RuleProblem>,
+}
 
-/// Checks a rule's query against a workspace's tables: it must bind, and every column the rule
-/// maps (entities, templates, custom details) must be in its results.
+/// Checks a rule's query against a workspace's tables: it must bind. Columns the rule maps
+/// are looked for in its results, by name regardless of case as Sentinel does; missing ones
+/// are warnings.
 pub fn validate_query(
     engine: &Engine,
     rule: &Rule,
     catalog: &dyn Catalog,
     source: &str,
-) -> Result<Vec<KqlColumn>, RuleError> {
+) -> Result<ValidatedQuery, RuleError> {
     let columns = engine.check(&rule.query, catalog, false).map_err(|e| RuleError {
         source: source.to_string(),
         problems: vec![RuleProblem {
@@ -51,10 +57,10 @@ pub fn validate_query(
             message: format!("does not bind against the workspace's tables:\n{}", e.render(&rule.query)),
         }],
     })?;
-    let problems: Vec<RuleProblem> = rule
+    let warnings: Vec<RuleProblem> = rule
         .referenced_columns()
         .into_iter()
-        .filter(|(_, column)| !columns.iter().any(|c| &c.name == column))
+        .filter(|(_, column)| !columns.iter().any(|c| c.name.eq_ignore_ascii_case(column)))
         .map(|(field, column)| RuleProblem {
             field,
             message: format!(
@@ -63,5 +69,5 @@ pub fn validate_query(
             ),
         })
         .collect();
-    if problems.is_empty() { Ok(columns) } else { Err(RuleError { source: source.to_string(), problems }) }
+    Ok(ValidatedQuery { columns, warnings })
 }

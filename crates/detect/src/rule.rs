@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::duration::{format_duration, parse_duration};
+use crate::duration::{format_duration, parse_rule_duration};
 use crate::entities::identifiers_of;
 
 const MINUTE: i64 = 60_000_000_000;
@@ -36,8 +36,9 @@ pub const TACTICS: &[&str] = &[
     "PreAttack",
 ];
 
-/// The YAML document as Sentinel's rule repositories write it. Unknown fields (`status`,
-/// `metadata`, `tags`...) are accepted and ignored, so upstream rules import as they are.
+/// The YAML document as Sentinel's rule repositories write it, with every field of the
+/// repository's rule schema. Fields the schema does not have are ignored, so that rules written
+/// for later versions still import.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct RuleDocument {
@@ -60,9 +61,54 @@ pub struct RuleDocument {
     pub incident_configuration: Option<IncidentConfiguration>,
     pub suppression_enabled: Option<bool>,
     pub suppression_duration: Option<String>,
-    pub required_data_connectors: Option<serde_json::Value>,
+    pub required_data_connectors: Option<Vec<RequiredDataConnector>>,
     pub version: Option<serde_yaml_ng::Value>,
+    /// `Available`, `Deprecated`...: kept and shown, not acted on.
+    pub status: Option<String>,
+    pub tags: Option<serde_json::Value>,
+    pub metadata: Option<serde_json::Value>,
+    /// The ARM form's names for MITRE techniques, merged with `relevantTechniques`.
+    pub techniques: Option<Vec<String>>,
+    pub sub_techniques: Option<Vec<String>>,
+    /// Columns holding entities as JSON (`SecurityAlert.Entities`), added to the alert's.
+    pub sentinel_entities_mappings: Option<Vec<SentinelEntitiesMapping>>,
 }
+
+/// A data connector a rule needs, and the tables (data types) it writes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RequiredDataConnector {
+    pub connector_id: String,
+    pub data_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SentinelEntitiesMapping {
+    pub column_name: String,
+}
+
+/// An alert property whose value a result column gives (`ProductName`, `RemediationSteps`...).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AlertDynamicProperty {
+    pub alert_property: String,
+    pub value: String,
+}
+
+/// The alert properties `alertDynamicProperties` may set, as Sentinel names them.
+pub const ALERT_DYNAMIC_PROPERTIES: &[&str] = &[
+    "AlertLink",
+    "ConfidenceLevel",
+    "ConfidenceScore",
+    "ExtendedLinks",
+    "ProductComponentName",
+    "ProductName",
+    "ProviderName",
+    "RemediationSteps",
+    "Techniques",
+    "SubTechniques",
+];
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
@@ -91,6 +137,7 @@ pub struct AlertDetailsOverride {
     pub alert_description_format: Option<String>,
     pub alert_severity_column_name: Option<String>,
     pub alert_tactics_column_name: Option<String>,
+    pub alert_dynamic_properties: Option<Vec<AlertDynamicProperty>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -195,6 +242,17 @@ pub struct Rule {
     /// After an alert, the rule stops running for this long (nanoseconds), when set.
     pub suppression: Option<i64>,
     pub version: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub required_data_connectors: Vec<RequiredDataConnector>,
+    #[serde(default)]
+    pub tags: serde_json::Value,
+    #[serde(default)]
+    pub metadata: serde_json::Value,
+    /// Columns whose JSON entities the alert takes as they are.
+    #[serde(default)]
+    pub sentinel_entities_columns: Vec<String>,
 }
 
 /// One problem with a rule: the field and what is wrong with it.
@@ -233,7 +291,7 @@ impl Problems {
 
     fn duration(&mut self, field: &str, text: Option<&str>, default: Option<i64>) -> i64 {
         match (text, default) {
-            (Some(text), _) => parse_duration(text.trim()).unwrap_or_else(|e| {
+            (Some(text), _) => parse_rule_duration(text.trim()).unwrap_or_else(|e| {
                 self.add(field, e);
                 0
             }),
@@ -335,20 +393,31 @@ pub fn validate(source: &str, document: RuleDocument) -> Result<Rule, RuleError>
     if trigger_threshold < 0 {
         problems.add("triggerThreshold", format!("{trigger_threshold} is negative"));
     }
-    let tactics = document.tactics.unwrap_or_default();
-    for (index, tactic) in tactics.iter().enumerate() {
-        if !TACTICS.contains(&tactic.as_str()) {
-            problems
-                .add(format!("tactics[{index}]"), format!("'{tactic}' is not a MITRE ATT&CK tactic Sentinel knows"));
+    let mut tactics: Vec<String> = Vec::new();
+    for (index, tactic) in document.tactics.unwrap_or_default().iter().enumerate() {
+        match canonical_tactic(tactic) {
+            Some(known) if !tactics.iter().any(|t| t == known) => tactics.push(known.to_string()),
+            Some(_) => {}
+            None => problems
+                .add(format!("tactics[{index}]"), format!("'{tactic}' is not a MITRE ATT&CK tactic Sentinel knows")),
         }
     }
-    let techniques = document.relevant_techniques.unwrap_or_default();
-    for (index, technique) in techniques.iter().enumerate() {
-        if !is_technique(technique) {
-            problems.add(
-                format!("relevantTechniques[{index}]"),
-                format!("'{technique}' is not a technique id like T1556 or T1556.001"),
-            );
+    let mut techniques: Vec<String> = Vec::new();
+    for (field, list) in [
+        ("relevantTechniques", document.relevant_techniques),
+        ("techniques", document.techniques),
+        ("subTechniques", document.sub_techniques),
+    ] {
+        for (index, technique) in list.unwrap_or_default().into_iter().enumerate() {
+            let technique = technique.trim().to_string();
+            if !is_technique(&technique) {
+                problems.add(
+                    format!("{field}[{index}]"),
+                    format!("'{technique}' is not a technique id like T1556 or T1556.001"),
+                );
+            } else if !techniques.contains(&technique) {
+                techniques.push(technique);
+            }
         }
     }
     let entity_mappings = document.entity_mappings.unwrap_or_default();
@@ -397,6 +466,26 @@ pub fn validate(source: &str, document: RuleDocument) -> Result<Rule, RuleError>
             false
         }
     };
+    let alert_details_override = document.alert_details_override.unwrap_or_default();
+    for (index, property) in alert_details_override.alert_dynamic_properties.iter().flatten().enumerate() {
+        let field = format!("alertDetailsOverride.alertDynamicProperties[{index}]");
+        if !ALERT_DYNAMIC_PROPERTIES.iter().any(|p| p.eq_ignore_ascii_case(&property.alert_property)) {
+            problems.add(
+                format!("{field}.alertProperty"),
+                format!("'{}' is not one of {}", property.alert_property, ALERT_DYNAMIC_PROPERTIES.join(", ")),
+            );
+        }
+        if property.value.trim().is_empty() {
+            problems.add(format!("{field}.value"), "is required: the column that gives the property");
+        }
+    }
+    let sentinel_entities_columns: Vec<String> =
+        document.sentinel_entities_mappings.unwrap_or_default().into_iter().map(|m| m.column_name).collect();
+    for (index, column) in sentinel_entities_columns.iter().enumerate() {
+        if column.trim().is_empty() {
+            problems.add(format!("sentinelEntitiesMappings[{index}].columnName"), "is required");
+        }
+    }
     let custom_details = document.custom_details.unwrap_or_default();
     if custom_details.len() > 20 {
         problems.add("customDetails", format!("{} details; at most 20 are allowed", custom_details.len()));
@@ -434,11 +523,16 @@ pub fn validate(source: &str, document: RuleDocument) -> Result<Rule, RuleError>
         techniques,
         entity_mappings: normalized_mappings,
         alert_per_result,
-        alert_details_override: document.alert_details_override.unwrap_or_default(),
+        alert_details_override,
         custom_details,
         incident,
         suppression,
         version,
+        status: document.status.unwrap_or_default(),
+        required_data_connectors: document.required_data_connectors.unwrap_or_default(),
+        tags: document.tags.unwrap_or_default(),
+        metadata: document.metadata.unwrap_or_default(),
+        sentinel_entities_columns,
     })
 }
 
@@ -500,6 +594,13 @@ fn incident_settings(problems: &mut Problems, configuration: Option<IncidentConf
     IncidentSettings { create_incident, grouping }
 }
 
+/// A tactic as Sentinel names it, from a name written with other case or spaces
+/// (`Lateral Movement`, `CommandandControl`), as Sentinel's own content writes some.
+pub fn canonical_tactic(text: &str) -> Option<&'static str> {
+    let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    TACTICS.iter().copied().find(|known| known.eq_ignore_ascii_case(&squeezed))
+}
+
 fn is_technique(text: &str) -> bool {
     let Some(digits) = text.strip_prefix('T') else {
         return false;
@@ -542,8 +643,15 @@ impl Rule {
                 columns.push((field.to_string(), column.clone()));
             }
         }
+        for (index, property) in details.alert_dynamic_properties.iter().flatten().enumerate() {
+            columns
+                .push((format!("alertDetailsOverride.alertDynamicProperties[{index}].value"), property.value.clone()));
+        }
         for (key, column) in &self.custom_details {
             columns.push((format!("customDetails.{key}"), column.clone()));
+        }
+        for (index, column) in self.sentinel_entities_columns.iter().enumerate() {
+            columns.push((format!("sentinelEntitiesMappings[{index}].columnName"), column.clone()));
         }
         columns
     }
@@ -565,7 +673,8 @@ pub fn template_columns(template: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    const KEEPER_MFA: &str = include_str!("../../../content/keeper-security/rules/user-mfa-changed.yaml");
+    const KEEPER_TWO_FACTOR: &str =
+        include_str!("../../../content/keeper-security/Analytic Rules/KeeperTwoFactorChanged.yaml");
 
     fn problems(text: &str) -> Vec<(String, String)> {
         match parse_rule("test.yaml", text) {
@@ -576,7 +685,7 @@ mod tests {
 
     #[test]
     fn the_keeper_rule_parses_with_its_settings() {
-        let rule = parse_rule("keeper", KEEPER_MFA).expect("valid");
+        let rule = parse_rule("keeper", KEEPER_TWO_FACTOR).expect("valid");
         assert_eq!(rule.kind, RuleKind::Nrt);
         assert_eq!(rule.severity, "Informational");
         assert_eq!(rule.techniques, vec!["T1556"]);
@@ -605,8 +714,34 @@ mod tests {
                 "entityMappings[1].entityType"
             ]
         );
-        assert!(found[1].1.contains("'5 minutes' is not an ISO 8601 duration"), "{}", found[1].1);
+        assert!(found[1].1.contains("'5 minutes' is not a duration such as 5m"), "{}", found[1].1);
         assert!(found[4].1.contains("'Username' is not an identifier of Account") && found[4].1.contains("FullName"));
+    }
+
+    #[test]
+    fn the_repository_schema_is_read_with_its_meaning() {
+        let rule = parse_rule(
+            "repo.yaml",
+            "id: x\nname: n\nseverity: medium\nkind: scheduled\nstatus: Available\nquery: T\nqueryFrequency: 5m\n\
+             queryPeriod: 14d\ntriggerOperator: gt\ntriggerThreshold: 0\nrequiredDataConnectors:\n- connectorId: Okta\n  \
+             dataTypes: [Okta_CL]\ntags: [Okta, {Schema: ASimDns}]\nmetadata: {source: {kind: Community}}\n\
+             relevantTechniques: [T1078]\ntechniques: [T1078, T1110]\nsubTechniques: [T1110.003]\n\
+             alertDetailsOverride:\n  alertDynamicProperties:\n  - alertProperty: ProductName\n    value: Product\n\
+             sentinelEntitiesMappings:\n- columnName: Entities\nentityMappings:\n- entityType: Account\n  \
+             fieldMappings:\n  - identifier: CloudAppAccountId\n    columnName: Id\nversion: 1.0.2\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            (rule.kind, rule.severity.as_str(), rule.status.as_str()),
+            (RuleKind::Scheduled, "Medium", "Available")
+        );
+        assert_eq!((rule.query_frequency, rule.query_period), (5 * MINUTE, 14 * 24 * 60 * MINUTE));
+        assert_eq!(rule.techniques, ["T1078", "T1110", "T1110.003"]);
+        assert_eq!(rule.required_data_connectors[0].data_types, ["Okta_CL"]);
+        assert_eq!(rule.sentinel_entities_columns, ["Entities"]);
+        let columns: Vec<String> = rule.referenced_columns().into_iter().map(|(_, c)| c).collect();
+        assert_eq!(columns, ["Id", "Product", "Entities"]);
+        assert_eq!(rule.version, "1.0.2");
     }
 
     #[test]
@@ -630,7 +765,7 @@ mod tests {
         let specials = b":-[]{}|>'\"#&*!%@`,?\n\t ";
         let (mut accepted, mut refused) = (0, 0);
         for _ in 0..20_000 {
-            let mut bytes = KEEPER_MFA.as_bytes().to_vec();
+            let mut bytes = KEEPER_TWO_FACTOR.as_bytes().to_vec();
             for _ in 0..1 + next() % 8 {
                 let at = (next() as usize) % bytes.len().max(1);
                 match next() % 3 {

@@ -22,6 +22,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::sync::{Semaphore, watch};
+use vigil_catalog::{Definitions, DefinitionsSource, WorkspaceCatalog};
 use vigil_kql::{Catalog, Engine, RunOptions};
 use vigil_store::Store;
 
@@ -87,6 +88,8 @@ struct RuleCache {
 pub struct Scheduler {
     detection: Arc<Detection>,
     store: Arc<Store>,
+    /// What each workspace defines (standard and custom tables, functions, watchlists).
+    definitions: Arc<dyn DefinitionsSource>,
     engine: Engine,
     /// Rules being run now: a rule never runs twice at once.
     running: Mutex<HashSet<RuleKey>>,
@@ -102,6 +105,7 @@ impl Scheduler {
     pub fn new(
         detection: Arc<Detection>,
         store: Arc<Store>,
+        definitions: Arc<dyn DefinitionsSource>,
         engine: Engine,
         concurrency: usize,
         metrics: SchedulerMetrics,
@@ -109,6 +113,7 @@ impl Scheduler {
         Arc::new(Scheduler {
             detection,
             store,
+            definitions,
             engine,
             running: Mutex::new(HashSet::new()),
             cache: Mutex::new(RuleCache::default()),
@@ -233,7 +238,7 @@ impl Scheduler {
         self.metrics.runs.inc();
         let recorded = match outcome {
             Ok((rows, drafts)) => {
-                self.detection.record_run(record, until, rows, seconds, drafts).await.map_err(|e| e.to_string())
+                self.detection.record_run(record, Some(until), rows, seconds, drafts).await.map_err(|e| e.to_string())
             }
             Err(error) => Err(error),
         };
@@ -257,9 +262,46 @@ impl Scheduler {
     }
 
     async fn evaluate(&self, record: &RuleRecord, after: i64, until: i64) -> Result<(usize, Vec<AlertDraft>), String> {
-        let catalog = self.store.received_catalog(&record.workspace, after, until);
-        test_rule(&self.engine, &record.rule, catalog, until).await
+        let definitions = self.definitions.definitions(&record.workspace).await?;
+        evaluate_window(&self.engine, &self.store, definitions, record, after, until).await
     }
+}
+
+/// Runs a rule over the rows its workspace received in `(after, until]`: the number of result
+/// rows and the alerts they raise.
+pub async fn evaluate_window(
+    engine: &Engine,
+    store: &Arc<Store>,
+    definitions: Arc<Definitions>,
+    record: &RuleRecord,
+    after: i64,
+    until: i64,
+) -> Result<(usize, Vec<AlertDraft>), String> {
+    let received = store.received_catalog(&record.workspace, after, until);
+    let catalog: Arc<dyn Catalog> = Arc::new(WorkspaceCatalog::new(received, definitions));
+    test_rule(engine, &record.rule, catalog, until).await
+}
+
+/// Runs a scheduled rule once, now, as Sentinel's `triggerRuleRun` does: over the rows received
+/// in the `queryPeriod` before `execution_time` (at most the store's horizon, below which every
+/// row is visible), raising its alerts and incidents, without moving its schedule.
+pub async fn run_on_demand(
+    engine: &Engine,
+    store: &Arc<Store>,
+    detection: &Detection,
+    definitions: Arc<Definitions>,
+    record: &RuleRecord,
+    execution_time: i64,
+) -> Result<RunReport, String> {
+    if record.rule.kind == RuleKind::Nrt {
+        return Err(format!("'{}' is a near-real-time rule: it runs on every batch, not on demand", record.rule.name));
+    }
+    let until = execution_time.min(store.received_horizon());
+    let started = Instant::now();
+    let (rows, drafts) =
+        evaluate_window(engine, store, definitions, record, until - record.rule.query_period, until).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    detection.record_run(record, None, rows, seconds, drafts).await.map_err(|e| e.to_string())
 }
 
 /// Runs a rule's query over `catalog` as of `now` and builds the alerts its results raise:

@@ -6,15 +6,13 @@
 //! the rule's new watermark are committed in one transaction, so a crash either keeps all of
 //! it or none, and the next run starts where the committed one ended: no event alerts twice.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
 
 use crate::alert::AlertDraft;
@@ -26,7 +24,9 @@ use crate::rule::{MatchingMethod, Rule};
 use crate::suppression::{NewSuppression, SuppressionRule};
 use crate::time::{format_time, now_nanos};
 
-const SCHEMA: &str = "
+/// `detection.db`'s schema, by steps (see `vigil_sqlite`): never edit one, add one.
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation (id, value) VALUES (1, 0);
 CREATE TABLE IF NOT EXISTS rules (
@@ -183,7 +183,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     table_name TEXT NOT NULL,
     row TEXT NOT NULL
 );
-";
+",
+    // Alert properties set by rules' alertDynamicProperties (ProductName, RemediationSteps...).
+    "ALTER TABLE alerts ADD COLUMN properties TEXT NOT NULL DEFAULT '{}';",
+];
 
 /// Deliveries give up after this many attempts.
 pub const MAX_DELIVERY_ATTEMPTS: i64 = 8;
@@ -264,6 +267,8 @@ pub struct AlertRecord {
     pub resolved_at: Option<String>,
     pub incident_id: Option<i64>,
     pub suppressed_by: Option<String>,
+    /// Properties the rule set from result columns (`ProductName`, `RemediationSteps`...).
+    pub properties: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -438,18 +443,9 @@ pub struct Detection {
 
 impl Detection {
     pub async fn open(path: &Path) -> Result<Arc<Detection>> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let pool = vigil_sqlite::open(path, MIGRATIONS)
             .await
-            .map_err(|e| DetectionError(format!("cannot open the detection database {}: {e}", path.display())))?;
-        sqlx::raw_sql(SCHEMA).execute(&pool).await.map_err(db_error("create its tables"))?;
+            .map_err(|e| DetectionError(format!("cannot open the detection database: {e}")))?;
         Ok(Arc::new(Detection {
             pool,
             writing: tokio::sync::Mutex::new(()),
@@ -600,10 +596,13 @@ impl Detection {
 
     /// Commits a run that read up to `watermark`: its alerts (minus the silenced ones), their
     /// incidents, the automation they trigger and the rule's new state, all or nothing.
+    /// Records a run of a rule: its alerts, incidents and automation, and (for a scheduled run,
+    /// `watermark` the end of its window) the rule's new watermark, all in one transaction. A run
+    /// on demand (`watermark` `None`) leaves the rule's schedule as it was.
     pub async fn record_run(
         &self,
         record: &RuleRecord,
-        watermark: i64,
+        watermark: Option<i64>,
         result_count: usize,
         seconds: f64,
         drafts: Vec<AlertDraft>,
@@ -674,13 +673,13 @@ impl Detection {
             _ => record.suppressed_until,
         };
         // Only from the watermark the run started from: a window is recorded once, even if two
-        // runs of it race.
+        // runs of it race. A run on demand keeps the watermark it found.
         let moved = sqlx::query(
             "UPDATE rules SET watermark = ?, suppressed_until = ?, last_run_at = ?, last_run_seconds = ?,
              last_result_count = ?, last_alert_count = ?, last_error = NULL, runs = runs + 1
              WHERE workspace = ? AND id = ? AND watermark IS ?",
         )
-        .bind(watermark)
+        .bind(watermark.or(record.watermark))
         .bind(suppressed_until)
         .bind(now)
         .bind(seconds)
@@ -1300,6 +1299,7 @@ fn alert_record(row: &SqliteRow) -> Result<AlertRecord> {
         resolved_at: row.get("resolved_at"),
         incident_id: row.get("incident_id"),
         suppressed_by: row.get("suppressed_by"),
+        properties: json_column(row, "properties")?,
     })
 }
 
@@ -1456,8 +1456,8 @@ async fn insert_alert(
     sqlx::query(
         "INSERT INTO alerts (id, tenant, workspace, rule_id, rule_name, title, description, severity, status,
              tactics, techniques, entities, custom_details, evidence, result_rows, created_at, updated_at,
-             first_event_time, last_event_time, resolved_at, suppressed_by)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             first_event_time, last_event_time, resolved_at, suppressed_by, properties)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(id)
     .bind(&record.tenant)
@@ -1480,6 +1480,7 @@ async fn insert_alert(
     .bind(draft.last_event_time.map(format_time))
     .bind((status == "Resolved").then_some(now))
     .bind(suppressed_by)
+    .bind(json!(draft.properties).to_string())
     .execute(&mut **transaction)
     .await
     .map_err(db_error("save the alert"))?;
@@ -1885,21 +1886,23 @@ async fn outbox_alert(transaction: &mut Transaction<'_, Sqlite>, alert_id: &str)
     if let Some(details) = alert.custom_details.as_object().filter(|d| !d.is_empty()) {
         extended.insert("Custom Details".to_string(), json!(Json::Object(details.clone()).to_string()));
     }
-    let row = json!({
+    let property =
+        |name: &str, default: &str| alert.properties.get(name).cloned().unwrap_or_else(|| default.to_string());
+    let mut row = json!({
         "TimeGenerated": alert.updated_at,
         "DisplayName": alert.title,
         "AlertName": alert.title,
         "AlertSeverity": alert.severity,
         "Description": alert.description,
-        "ProviderName": "ASI Scheduled Alerts",
+        "ProviderName": property("ProviderName", "ASI Scheduled Alerts"),
         "VendorName": "Microsoft",
-        "ProductName": "Azure Sentinel",
-        "ProductComponentName": "Scheduled Alerts",
+        "ProductName": property("ProductName", "Azure Sentinel"),
+        "ProductComponentName": property("ProductComponentName", "Scheduled Alerts"),
         "AlertType": format!("{}_{}", alert.workspace, alert.rule_id),
         "SystemAlertId": alert.id,
         "VendorOriginalId": alert.id,
         "Status": alert.status,
-        "ConfidenceLevel": "Unknown",
+        "ConfidenceLevel": property("ConfidenceLevel", "Unknown"),
         "StartTime": alert.first_event_time.clone().unwrap_or(alert.created_at.clone()),
         "EndTime": alert.last_event_time.clone().unwrap_or(alert.created_at.clone()),
         "ProcessingEndTime": alert.created_at,
@@ -1911,6 +1914,14 @@ async fn outbox_alert(transaction: &mut Transaction<'_, Sqlite>, alert_id: &str)
         "IsIncident": false,
         "Type": "SecurityAlert",
     });
+    for name in ["AlertLink", "RemediationSteps", "ExtendedLinks", "Techniques", "SubTechniques"] {
+        if let Some(value) = alert.properties.get(name) {
+            row[name] = json!(value);
+        }
+    }
+    if let Some(score) = alert.properties.get("ConfidenceScore").and_then(|s| s.trim().parse::<f64>().ok()) {
+        row["ConfidenceScore"] = json!(score);
+    }
     push_outbox(transaction, &alert.workspace, "SecurityAlert", &row).await
 }
 

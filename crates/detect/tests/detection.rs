@@ -75,7 +75,9 @@ async fn open(dir: &Path) -> Fixture {
     let detection = Detection::open(&dir.join("detection.db")).await.expect("detection db");
     let engine = Engine::new();
     store.register_object_store(engine.session());
-    let scheduler = Scheduler::new(detection.clone(), store.clone(), engine, 2, SchedulerMetrics::default());
+    let definitions = Arc::new(vigil_catalog::Definitions { workspace_id: WORKSPACE.into(), ..Default::default() });
+    let scheduler =
+        Scheduler::new(detection.clone(), store.clone(), definitions, engine, 2, SchedulerMetrics::default());
     Fixture { dir: dir.to_path_buf(), store, detection, scheduler }
 }
 
@@ -208,7 +210,7 @@ async fn raise(fixture: &Fixture, record: &RuleRecord, events: &[(&str, &str)]) 
         .collect();
     let drafts = build_alerts(&record.rule, &columns(), &rows);
     let record = fixture.detection.rule(WORKSPACE, &record.rule.id).await.unwrap().expect("rule");
-    fixture.detection.record_run(&record, now_nanos(), rows.len(), 0.0, drafts).await.expect("run recorded");
+    fixture.detection.record_run(&record, Some(now_nanos()), rows.len(), 0.0, drafts).await.expect("run recorded");
 }
 
 /// Each incident's alerts as `user@ip`, incidents oldest first.
@@ -438,19 +440,20 @@ fn the_upstream_keeper_rules_import_as_they_are() {
     let keeper = conformance.join("sentinel/keeper-security");
     let table = std::fs::read_to_string(keeper.join("KepperSecurity_table.json")).expect("table JSON");
     let mut catalog = MemoryCatalog::new();
-    catalog.add_schema(&vigil_kql::schema::parse_table_json(&table).expect("table parses")).unwrap();
+    catalog.add_schema(&vigil_catalog::parse_table_json(&table).expect("table parses"));
     let engine = Engine::new();
     for file in ["Keeper Security - Alternate Master Password.yaml", "Keeper Security - User MFA Changed.yaml"] {
         let text = std::fs::read_to_string(keeper.join(file)).expect("rule file");
         let rule = parse_rule(file, &text).unwrap_or_else(|e| panic!("{e}"));
-        let columns = validate_query(&engine, &rule, &catalog, file).unwrap_or_else(|e| panic!("{e}"));
-        assert!(columns.iter().any(|c| c.name == "RemoteAddress"));
+        let validated = validate_query(&engine, &rule, &catalog, file).unwrap_or_else(|e| panic!("{e}"));
+        assert!(validated.columns.iter().any(|c| c.name == "RemoteAddress"));
+        assert!(validated.warnings.is_empty(), "{:?}", validated.warnings);
         assert_eq!(rule.kind, vigil_detect::RuleKind::Nrt);
     }
 }
 
-/// A rule whose query names a missing column, or maps a column its results lack, is refused
-/// with the field and the reason.
+/// A rule whose query names a missing column is refused with the field and the reason; one that
+/// maps a column its results lack is accepted, as Sentinel accepts it, with a warning naming it.
 #[test]
 fn rules_that_do_not_fit_the_workspace_are_refused_with_the_field() {
     let mut catalog = MemoryCatalog::new();
@@ -463,9 +466,13 @@ fn rules_that_do_not_fit_the_workspace_are_refused_with_the_field() {
     assert!(error.problems[0].message.contains("Evnt"), "{}", error.problems[0].message);
     let unmapped = rule_yaml("NRT", "").replace("| where Event == \"bad\"", "| project Event, User");
     let rule = parse_rule("r", &unmapped).unwrap();
-    let error = validate_query(&engine, &rule, &catalog, "r.yaml").unwrap_err();
-    assert_eq!(error.problems[0].field, "entityMappings[1].fieldMappings[0].columnName");
-    assert!(error.problems[0].message.contains("'Ip' is not in the query's results"), "{}", error.problems[0].message);
+    let warnings = validate_query(&engine, &rule, &catalog, "r.yaml").expect("accepted").warnings;
+    assert_eq!(warnings[0].field, "entityMappings[1].fieldMappings[0].columnName");
+    assert!(warnings[0].message.contains("'Ip' is not in the query's results"), "{}", warnings[0].message);
+    // Columns are found regardless of case.
+    let cased = rule_yaml("NRT", "").replace("| where Event == \"bad\"", "| project Event, User, IP = Ip");
+    let rule = parse_rule("r", &cased).unwrap();
+    assert!(validate_query(&engine, &rule, &catalog, "r.yaml").expect("accepted").warnings.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -495,7 +502,7 @@ async fn scheduled_runs_missed_during_downtime_are_caught_up_in_order() {
     let record = fixture.put_rule(&rule_yaml("Scheduled", "")).await;
     // As if the server had stopped 22 minutes ago, right after a run.
     let stopped = now_nanos() - 22 * MINUTE;
-    fixture.detection.record_run(&record, stopped, 0, 0.0, Vec::new()).await.unwrap();
+    fixture.detection.record_run(&record, Some(stopped), 0, 0.0, Vec::new()).await.unwrap();
     let (shutdown, receiver) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(fixture.scheduler.clone().run(receiver));
     wait_for(|| async {

@@ -308,7 +308,8 @@ pub enum OperatorKind {
     },
     TopNested(Vec<TopNestedLevel>),
     Sort(Vec<SortKey>),
-    Distinct(Vec<Expr>),
+    /// `distinct a, b = f(c)`, or `distinct *`.
+    Distinct(Vec<Assignment>),
     Join {
         options: Vec<OperatorOption>,
         right: Expr,
@@ -336,10 +337,11 @@ pub enum OperatorKind {
         columns: Vec<ColumnDeclaration>,
         values: Vec<Expr>,
     },
-    /// `externaldata(...) [uris] with (...)`: kept so the query parses; there is no outside data here.
+    /// `externaldata(...) [uris] with (format="csv", ...)`.
     ExternalData {
         columns: Vec<ColumnDeclaration>,
         uris: Vec<Expr>,
+        properties: Vec<OperatorOption>,
     },
     Print(Vec<Assignment>),
     Range {

@@ -62,6 +62,9 @@ pub enum Code {
     BadArguments,
     /// KB004: a construct the engine understands but does not run.
     Unsupported,
+    /// KB005: a table or tabular function the workspace does not have (its solution, parser
+    /// or custom table is not installed).
+    UnknownTable,
     /// KE001: an error raised while running the query.
     Execution,
 }
@@ -80,6 +83,7 @@ impl Code {
             Code::TypeMismatch => "KB002",
             Code::BadArguments => "KB003",
             Code::Unsupported => "KB004",
+            Code::UnknownTable => "KB005",
             Code::Execution => "KE001",
         }
     }

@@ -9,8 +9,8 @@ use vigil_kql_functions::registry::Registry;
 use vigil_kql_syntax::OPERATOR_NAMES;
 use vigil_kql_syntax::lexer::{Token, TokenKind, tokenize};
 
-use crate::catalog::Catalog;
 use crate::engine::Engine;
+use vigil_catalog::Catalog;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -336,7 +336,7 @@ fn keywords(words: &[&str]) -> Vec<CompletionItem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::MemoryCatalog;
+    use vigil_catalog::MemoryCatalog;
     use vigil_kql_functions::{KqlColumn, types::KqlType};
 
     fn catalog() -> MemoryCatalog {

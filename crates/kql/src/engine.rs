@@ -9,6 +9,7 @@ use datafusion::execution::memory_pool::GreedyMemoryPool;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::optimizer::Optimizer;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_plan::displayable;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -16,11 +17,11 @@ use vigil_kql_functions::{CallContext, KqlColumn, Value};
 use vigil_kql_syntax::parse;
 
 use crate::bind::{Binder, Executor};
-use crate::catalog::Catalog;
 use crate::error::{QueryError, first_line};
 use crate::nodes::KqlQueryPlanner;
 use crate::relation::Relation;
 use crate::result::{QueryResult, ResultTable};
+use vigil_catalog::Catalog;
 
 /// Options of one query run.
 #[derive(Debug, Clone, Default)]
@@ -37,6 +38,8 @@ pub struct RunOptions {
 #[derive(Clone)]
 pub struct Engine {
     context: SessionContext,
+    /// Where `externaldata` reads documents from; none by default.
+    external_data: Option<Arc<dyn crate::ExternalData>>,
 }
 
 impl Default for Engine {
@@ -62,13 +65,28 @@ impl Engine {
         // A folder of Parquet includes its subfolders: Vigil's own segments are laid out in
         // `table/date/hour/` folders, and `vigil query --table T=DIR` should read them.
         config.options_mut().execution.listing_table_ignore_subdirectory = false;
+        // The leaf-expression passes move struct field access (`get_field`) towards Parquet
+        // scans; Vigil's `dynamic` is JSON text, so they only see `parse`'s internal struct, and
+        // over stored tables' qualified columns they fail (ambiguous references).
+        let rules = Optimizer::new()
+            .rules
+            .into_iter()
+            .filter(|rule| !matches!(rule.name(), "extract_leaf_expressions" | "push_down_leaf_projections"))
+            .collect();
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_optimizer_rules(rules)
             .with_query_planner(Arc::new(KqlQueryPlanner))
             .build();
-        Engine { context: SessionContext::new_with_state(state) }
+        Engine { context: SessionContext::new_with_state(state), external_data: None }
+    }
+
+    /// Lets queries read outside documents with `externaldata` from `source`.
+    pub fn with_external_data(mut self, source: Arc<dyn crate::ExternalData>) -> Engine {
+        self.external_data = Some(source);
+        self
     }
 
     pub fn session(&self) -> &SessionContext {
@@ -77,6 +95,14 @@ impl Engine {
 
     /// Parses and binds without running anything: the diagnostics a query would get. Returns
     /// the columns of the first result (none when `syntax_only` or the query returns nothing).
+    /// Checks a data collection rule's `transformKql` over its input stream's columns (the
+    /// table `source`), as Azure Monitor does before it accepts a DCR.
+    pub fn check_transform(&self, transform: &str, columns: &[KqlColumn]) -> Result<(), String> {
+        let mut catalog = vigil_catalog::MemoryCatalog::new();
+        catalog.add_batches("source", columns.to_vec(), vec![]).map_err(|e| e.to_string())?;
+        self.check(transform, &catalog, false).map(|_| ()).map_err(|e| e.render(transform))
+    }
+
     pub fn check(&self, query: &str, catalog: &dyn Catalog, syntax_only: bool) -> Result<Vec<KqlColumn>, QueryError> {
         let parsed = parse(query);
         if parsed.has_errors() {
@@ -146,7 +172,8 @@ impl Engine {
             }
             let executor = BlockingExecutor { context: engine.context.clone(), handle };
             let mut binder = Binder::new(catalog.as_ref(), Some(&executor), call_context(&options))
-                .with_parameters(options.parameters.clone());
+                .with_parameters(options.parameters.clone())
+                .with_external_data(engine.external_data.clone());
             let results = binder.bind_query(&parsed.query)?;
             Ok(results.into_iter().map(|r| (r.name, r.relation)).collect())
         })

@@ -8,17 +8,17 @@
 //! of files, storage or HTTP.
 
 mod bind;
-pub mod catalog;
 pub mod completion;
 mod engine;
 pub mod error;
+pub mod external;
 mod nodes;
 mod relation;
 pub mod result;
-pub mod schema;
 
-pub use catalog::{Catalog, MemoryCatalog, Table};
 pub use engine::{Engine, RunOptions};
 pub use error::QueryError;
+pub use external::ExternalData;
 pub use relation::Render;
 pub use result::{QueryResult, ResultTable};
+pub use vigil_catalog::{Catalog, MemoryCatalog, Table};

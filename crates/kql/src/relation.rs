@@ -2,6 +2,7 @@
 
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
+use vigil_catalog::OpenColumns;
 use vigil_kql_functions::{KqlColumn, KqlType};
 
 use crate::error::{BindError, BindResult};
@@ -24,13 +25,14 @@ pub struct Relation {
     /// The name given by `as` or the table name, used by `union withsource` and `search`.
     pub name: Option<String>,
     pub render: Option<Render>,
-    /// Other names for columns, `(alias, column)`, while the column is there.
-    pub aliases: Vec<(String, String)>,
+    /// Columns the relation has without listing them (an `AzureDiagnostics` field no row has
+    /// carried yet): names it resolves that are not in `columns`.
+    pub open: Option<OpenColumns>,
 }
 
 impl Relation {
     pub fn new(plan: LogicalPlan, columns: Vec<KqlColumn>) -> Relation {
-        Relation { plan, columns, ordered: false, name: None, render: None, aliases: Vec::new() }
+        Relation { plan, columns, ordered: false, name: None, render: None, open: None }
     }
 
     pub fn column(&self, name: &str) -> Option<&KqlColumn> {
@@ -46,7 +48,8 @@ impl Relation {
         column_expr(name)
     }
 
-    /// A new relation with `plan` and `columns`, keeping this one's order, name and chart.
+    /// A new relation with `plan` and `columns`, keeping this one's order, name, chart and
+    /// openness (operators that choose their columns, such as `project`, close it).
     pub fn with(&self, plan: LogicalPlan, columns: Vec<KqlColumn>) -> Relation {
         Relation {
             plan,
@@ -54,7 +57,7 @@ impl Relation {
             ordered: self.ordered,
             name: self.name.clone(),
             render: self.render.clone(),
-            aliases: self.aliases.clone(),
+            open: self.open,
         }
     }
 
@@ -74,6 +77,21 @@ impl Relation {
         let columns: Vec<KqlColumn> = names.iter().filter_map(|n| self.column(n).cloned()).collect();
         let exprs = columns.iter().map(|c| column_expr(&c.name)).collect();
         self.project(exprs, columns)
+    }
+
+    /// The relation with an unlisted column of its open part listed (a typed empty value), so
+    /// that operators which name columns directly (join keys, `project-rename`) can use it.
+    /// `None` when the relation has no such column.
+    pub fn with_open_column(&self, name: &str) -> BindResult<Option<Relation>> {
+        if self.column(name).is_some() {
+            return Ok(Some(self.clone()));
+        }
+        let Some(ty) = self.open.and_then(|open| open.type_of(name)) else { return Ok(None) };
+        let mut exprs: Vec<Expr> = self.columns.iter().map(|c| column_expr(&c.name)).collect();
+        exprs.push(null_of(ty));
+        let mut columns = self.columns.clone();
+        columns.push(KqlColumn::new(name, ty));
+        self.project(exprs, columns).map(Some)
     }
 
     pub fn filter(&self, predicate: Expr) -> BindResult<Relation> {

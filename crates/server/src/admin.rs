@@ -187,18 +187,33 @@ pub async fn list_tables(
 ) -> Result<Response, ApiError> {
     let principal = caller(&state, &headers).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
-    let tables: Vec<Json> = state
+    // Custom tables, and the standard tables that have received rows; every other standard
+    // table exists too, empty.
+    let mut listed: Vec<(vigil_catalog::TableSchema, Option<u32>, bool)> = state
         .control
         .tables(Some(&workspace.id))
         .await?
         .into_iter()
-        .map(|t| {
-            let stats = state.store.table_stats(&workspace.id, &t.schema.name);
+        .map(|t| (t.schema, t.retention_days, false))
+        .collect();
+    for name in state.store.table_names(&workspace.id) {
+        if !listed.iter().any(|(schema, _, _)| schema.name == name)
+            && let Some(columns) = state.store.table_columns(&workspace.id, &name)
+        {
+            listed.push((vigil_catalog::TableSchema::new(name, columns), None, true));
+        }
+    }
+    listed.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    let tables: Vec<Json> = listed
+        .into_iter()
+        .map(|(schema, retention_days, standard)| {
+            let stats = state.store.table_stats(&workspace.id, &schema.name);
             let time = |nanos: Option<i64>| nanos.map(|n| chrono::DateTime::from_timestamp_nanos(n).to_rfc3339());
             json!({
-                "name": t.schema.name,
-                "retention_days": t.retention_days,
-                "columns": t.schema.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
+                "name": schema.name,
+                "standard": standard,
+                "retention_days": retention_days,
+                "columns": schema.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
                 "rows": stats.rows,
                 "bytes": stats.bytes,
                 "lastEventTime": time(stats.last_event),
@@ -218,7 +233,8 @@ pub async fn put_table(
     let principal = caller(&state, &headers).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
     // The name is checked before anything is written: a refused request changes nothing.
-    let named = vigil_kql::schema::parse_table_json(&body).map_err(|m| ApiError::bad_request("InvalidRequest", m))?;
+    let named =
+        vigil_catalog::parse_table_json(&body).map_err(|e| ApiError::bad_request("InvalidRequest", e.to_string()))?;
     if named.name != name {
         return Err(ApiError::bad_request(
             "InvalidRequest",
@@ -260,6 +276,6 @@ pub async fn put_dcr(
             format!("The URL names DCR '{name}' but the body defines '{}'.", named.name),
         ));
     }
-    let dcr = state.control.put_dcr(&workspace.id, &body).await?;
+    let dcr = state.control.put_dcr(&workspace.id, &body, &vigil_content::check_transform).await?;
     Ok(axum::Json(dcr_summary(&dcr, &state.origin(&headers))).into_response())
 }

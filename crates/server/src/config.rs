@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::external_data::ExternalDataConfig;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
@@ -29,6 +31,8 @@ pub struct ServerConfig {
     pub rule_concurrency: usize,
     /// An OpenID Connect provider the console offers for login besides the owner credential.
     pub console_oidc: Option<ConsoleOidc>,
+    /// What `externaldata` may read.
+    pub external_data: ExternalDataConfig,
 }
 
 /// The console's OIDC login (authorization code with PKCE, in the browser). The provider must
@@ -74,6 +78,7 @@ impl Default for ServerConfig {
             segments_url: None,
             rule_concurrency: 2,
             console_oidc: None,
+            external_data: ExternalDataConfig::default(),
         }
     }
 }
@@ -91,6 +96,16 @@ struct ConfigFile {
     storage: Option<StorageFile>,
     detection: Option<DetectionFile>,
     console: Option<ConsoleFile>,
+    external_data: Option<ExternalDataFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExternalDataFile {
+    mirror_dir: Option<PathBuf>,
+    internet: Option<bool>,
+    max_mb: Option<usize>,
+    timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -182,6 +197,20 @@ impl ServerConfig {
         }
         if let Some(concurrency) = file.detection.and_then(|d| d.rule_concurrency) {
             self.rule_concurrency = concurrency.max(1);
+        }
+        if let Some(external) = file.external_data {
+            if external.mirror_dir.is_some() {
+                self.external_data.mirror_dir = external.mirror_dir;
+            }
+            if let Some(internet) = external.internet {
+                self.external_data.internet = internet;
+            }
+            if let Some(mb) = external.max_mb {
+                self.external_data.max_bytes = mb.max(1) << 20;
+            }
+            if let Some(seconds) = external.timeout_seconds {
+                self.external_data.timeout = Duration::from_secs(seconds.max(1));
+            }
         }
         if let Some(oidc) = file.console.and_then(|c| c.oidc) {
             self.console_oidc = Some(oidc);

@@ -22,7 +22,8 @@ use vigil_detect::{DetectionError, Scope, parse_rule, validate_query};
 
 use crate::admin::workspace_for;
 use crate::error::ApiError;
-use crate::records::records_to_batch;
+use crate::hunting::parse_body;
+use crate::records::{Destination, coerce, records_to_batch};
 use crate::state::AppState;
 use crate::tokens::{DEFENDER_AUDIENCES, MANAGEMENT_AUDIENCE, Principal};
 
@@ -302,7 +303,7 @@ fn rule_problems(error: vigil_detect::RuleError) -> ApiError {
 /// Parses and validates a rule against the workspace's tables as the store has them.
 async fn checked_rule(state: &AppState, workspace: &Workspace, text: &str) -> Result<vigil_detect::Rule, ApiError> {
     let rule = parse_rule("request body", text).map_err(rule_problems)?;
-    let catalog = state.store.catalog(&workspace.id);
+    let catalog = state.catalog(&workspace.id).await?;
     validate_query(&state.transform_engine, &rule, catalog.as_ref(), "request body").map_err(rule_problems)?;
     Ok(rule)
 }
@@ -409,12 +410,65 @@ pub async fn test_rule(
     };
     let (from, to) = (bound(&test.from)?, bound(&test.to)?);
     let engine = state.query_engine()?;
-    let catalog = crate::query::time_range_catalog(state.store.catalog(&workspace.id), from, to);
+    let catalog = vigil_catalog::time_range_catalog(state.catalog(&workspace.id).await?, from, to);
     let outcome = vigil_detect::scheduler::test_rule(&engine, &rule, catalog, to).await;
     let (rows, drafts) = outcome.map_err(|e| ApiError::bad_request("QueryFailed", e))?;
     Ok(axum::Json(
         json!({"resultCount": rows, "alerts": drafts.iter().map(vigil_detect::alert::draft_json).collect::<Vec<_>>()}),
     )
+    .into_response())
+}
+
+/// `POST .../rules/{id}/triggerRuleRun`, Sentinel's run on demand: the rule runs once now (or
+/// at `executionTimeUtc`, not later than now) over the `queryPeriod` before it, and its alerts
+/// and incidents are raised as a scheduled run raises them; its schedule does not move.
+pub async fn trigger_rule_run(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path((workspace, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
+    let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
+    let record = state.detection.rule(&workspace.id, &id).await?.ok_or_else(|| rule_not_found(&id))?;
+    let request: Json = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse_body(&body)? };
+    let requested = request.get("properties").unwrap_or(&request).get("executionTimeUtc");
+    let now = vigil_detect::time::now_nanos();
+    let execution_time = match requested {
+        None | Some(Json::Null) => now,
+        Some(value) => value.as_str().and_then(vigil_detect::time::parse_time).ok_or_else(|| {
+            ApiError::bad_request(
+                "InvalidRequestBody",
+                format!("properties.executionTimeUtc: {value} is not an RFC 3339 time"),
+            )
+        })?,
+    };
+    if execution_time > now {
+        return Err(ApiError::bad_request(
+            "InvalidRequestBody",
+            "properties.executionTimeUtc: a run on demand cannot be in the future",
+        ));
+    }
+    let engine = state.query_engine()?;
+    let definitions = state.definitions(&workspace.id).await?;
+    let report = vigil_detect::scheduler::run_on_demand(
+        &engine,
+        &state.store,
+        &state.detection,
+        definitions,
+        &record,
+        execution_time,
+    )
+    .await
+    .map_err(|e| ApiError::bad_request("RuleRunFailed", e))?;
+    Ok(axum::Json(json!({
+        "ruleId": record.rule.id,
+        "executionTimeUtc": vigil_detect::time::format_time(execution_time),
+        "alerts": report.alerts,
+        "suppressed": report.suppressed,
+        "incidentsCreated": report.incidents_created,
+        "incidentsUpdated": report.incidents_updated,
+    }))
     .into_response())
 }
 
@@ -544,12 +598,21 @@ async fn append_outbox(state: &AppState) -> Result<(), String> {
             groups.entry((row.workspace, row.table)).or_default().push(row.row);
         }
         for ((workspace, table), rows) in groups {
-            let Some(columns) = state.store.table_columns(&workspace, &table) else {
-                tracing::warn!(%workspace, %table, "the table is not defined yet; keeping its rows");
+            let Some((columns, _)) = state.destination_columns(&workspace, &table, &[]).await.map_err(|e| e.message)?
+            else {
+                tracing::warn!(%workspace, %table, "the table is not defined; keeping its rows");
                 return Ok(());
             };
             let body = serde_json::to_vec(&rows).map_err(|e| e.to_string())?;
             let batch = records_to_batch(&columns, &body).map_err(|e| format!("{table}: {e:?}"))?;
+            let destination = Destination {
+                table: &table,
+                columns: &columns,
+                workspace_id: &workspace,
+                now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+                defender_timestamp: false,
+            };
+            let batch = coerce(&columns, &batch, &destination).map_err(|e| format!("{table}: {e}"))?;
             state.store.append(&workspace, &table, batch).await.map_err(|e| e.to_string())?;
         }
         state.detection.remove_outbox(last).await.map_err(|e| e.to_string())?;

@@ -48,7 +48,7 @@ pub async fn check(
     let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
     let request: CheckRequest = parse_body(&body)?;
-    let catalog = state.store.catalog(&workspace.id);
+    let catalog = state.catalog(&workspace.id).await?;
     let answer = match state.transform_engine.check(&request.query, catalog.as_ref(), false) {
         Ok(columns) => json!({
             "columns": columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
@@ -84,7 +84,7 @@ pub async fn complete(
     let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
     let request: CompleteRequest = parse_body(&body)?;
     let cursor = byte_offset(&request.query, request.position);
-    let catalog = state.store.catalog(&workspace.id);
+    let catalog = state.catalog(&workspace.id).await?;
     let completion = state.transform_engine.complete(&request.query, cursor, catalog.as_ref());
     Ok(axum::Json(json!({
         "from": utf16_offset(&request.query, completion.from),

@@ -17,7 +17,7 @@ use vigil_control::Role;
 
 use crate::error::ApiError;
 use crate::metrics::StatusLabel;
-use crate::records::{RecordsError, records_to_batch, transform};
+use crate::records::{Destination, RecordsError, coerce, records_to_batch, transform};
 use crate::state::AppState;
 use crate::tokens::INGESTION_AUDIENCE;
 
@@ -127,15 +127,24 @@ async fn handle(
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let mut outputs: Vec<(&str, RecordBatch)> = Vec::with_capacity(flows.len());
     for flow in flows {
-        let table = state.store.table_columns(&dcr.workspace_id, &flow.table).ok_or_else(|| {
-            ApiError::not_found(
-                "NotFound",
-                format!("The destination table '{}' of stream '{stream}' does not exist.", flow.table),
-            )
-        })?;
-        let batch = transform(&state.transform_engine, flow, stream_columns, input.clone(), &table, now)
+        let (fields, batch) = transform(&state.transform_engine, flow, stream_columns, input.clone(), now)
             .await
             .map_err(|m| ApiError::bad_request("InvalidDataFormat", m))?;
+        let (columns, fields) =
+            state.destination_columns(&dcr.workspace_id, &flow.table, &fields).await?.ok_or_else(|| {
+                ApiError::not_found(
+                    "NotFound",
+                    format!("The destination table '{}' of stream '{stream}' does not exist.", flow.table),
+                )
+            })?;
+        let destination = Destination {
+            table: &flow.table,
+            columns: &columns,
+            workspace_id: &dcr.workspace_id,
+            now,
+            defender_timestamp: vigil_catalog::standard::has_defender_timestamp(&flow.table),
+        };
+        let batch = coerce(&fields, &batch, &destination).map_err(|m| ApiError::bad_request("InvalidDataFormat", m))?;
         outputs.push((flow.table.as_str(), batch));
     }
     let rows = input.num_rows();

@@ -9,8 +9,10 @@
 pub mod admin;
 pub mod config;
 pub mod console;
+pub mod definitions;
 pub mod detection;
 pub mod error;
+pub mod external_data;
 pub mod hunting;
 pub mod ingestion;
 pub mod metrics;
@@ -26,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -94,7 +96,25 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/workspaces/{workspace}/workbooks/{name}",
             get(workbooks::get).put(workbooks::put).delete(workbooks::delete),
         )
+        .route(
+            "/api/workspaces/{workspace}/content/import",
+            post(definitions::import_content).layer(DefaultBodyLimit::max(definitions::IMPORT_BODY_LIMIT)),
+        )
         .route("/api/workspaces/{workspace}/content/{name}", post(workbooks::install_pack))
+        .route("/api/workspaces/{workspace}/functions", get(definitions::list_functions))
+        .route(
+            "/api/workspaces/{workspace}/functions/{name}",
+            get(definitions::get_function).put(definitions::put_function).delete(definitions::delete_function),
+        )
+        .route("/api/workspaces/{workspace}/watchlists", get(definitions::list_watchlists))
+        .route(
+            "/api/workspaces/{workspace}/watchlists/{alias}",
+            get(definitions::get_watchlist)
+                .put(definitions::put_watchlist)
+                .delete(definitions::delete_watchlist)
+                .layer(DefaultBodyLimit::max(definitions::WATCHLIST_BODY_LIMIT)),
+        )
+        .route("/api/workspaces/{workspace}/watchlists/{alias}/items", get(definitions::watchlist_items))
         .route("/api/workspaces/{workspace}/tables", get(admin::list_tables))
         .route("/api/workspaces/{workspace}/tables/{name}", put(admin::put_table))
         .route("/api/workspaces/{workspace}/dcrs", get(admin::list_dcrs))
@@ -106,6 +126,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/incidents/{id}/comments", post(detection::add_incident_comment))
         .route("/api/workspaces/{workspace}/rules", get(detection::list_rules).post(detection::import_rule))
         .route("/api/workspaces/{workspace}/rules/test", post(detection::test_rule))
+        .route("/api/workspaces/{workspace}/rules/{id}/triggerRuleRun", post(detection::trigger_rule_run))
         .route(
             "/api/workspaces/{workspace}/rules/{id}",
             get(detection::get_rule).patch(detection::patch_rule).delete(detection::delete_rule),
@@ -223,11 +244,12 @@ impl Background {
 
 pub fn start_detection(state: &Arc<AppState>) -> Background {
     let (shutdown, _) = tokio::sync::watch::channel(false);
-    let engine = vigil_kql::Engine::new();
+    let engine = vigil_kql::Engine::new().with_external_data(state.external_data());
     state.store.register_object_store(engine.session());
     let scheduler = Scheduler::new(
         state.detection.clone(),
         state.store.clone(),
+        state.clone(),
         engine,
         state.config.rule_concurrency,
         state.scheduler_metrics.clone(),

@@ -7,17 +7,11 @@ use std::time::Instant;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::catalog::TableProvider;
-use datafusion::common::ScalarValue;
-use datafusion::common::TableReference;
-use datafusion::datasource::provider_as_source;
-use datafusion::datasource::view::ViewTable;
-use datafusion::logical_expr::{LogicalPlanBuilder, ident, lit};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
+use vigil_catalog::{Catalog, time_range_catalog};
 use vigil_control::Role;
-use vigil_kql::{Catalog, QueryError, RunOptions, Table};
+use vigil_kql::{QueryError, RunOptions};
 use vigil_kql_syntax::diagnostic::LineCol;
 use vigil_kql_syntax::literal::parse_datetime;
 
@@ -79,9 +73,10 @@ async fn run(state: &AppState, workspace_id: &str, headers: &HeaderMap, body: &[
         })?),
         _ => None,
     };
+    let workspace_catalog = state.catalog(&workspace.id).await?;
     let catalog: Arc<dyn Catalog> = match range {
-        Some((start, end)) => time_range_catalog(state.store.catalog(&workspace.id), start, end),
-        None => state.store.catalog(&workspace.id),
+        Some((start, end)) => time_range_catalog(workspace_catalog, start, end),
+        None => workspace_catalog,
     };
     let engine = state.query_engine()?;
     let options = RunOptions { now: Some(now), principal: Some(principal.id.clone()), ..RunOptions::default() };
@@ -154,78 +149,12 @@ fn parse_instant(text: &str) -> Result<i64, String> {
     parse_datetime(text).ok_or_else(|| format!("'{text}' is not an ISO 8601 date and time"))
 }
 
-/// The workspace's tables seen through the request's time range: each table with a
-/// `TimeGenerated` column reads only the rows in `[start, end]`, and the filter reaches the
-/// store's scan so that it prunes segments.
-/// The catalog's tables restricted to rows with a `TimeGenerated` in `[start, end]`
-/// (nanoseconds).
-pub fn time_range_catalog(inner: Arc<dyn Catalog>, start: i64, end: i64) -> Arc<dyn Catalog> {
-    Arc::new(TimeRangeCatalog { inner, start, end })
-}
-
-struct TimeRangeCatalog {
-    inner: Arc<dyn Catalog>,
-    start: i64,
-    end: i64,
-}
-
-impl Catalog for TimeRangeCatalog {
-    fn table(&self, name: &str) -> Option<Table> {
-        let table = self.inner.table(name)?;
-        let schema = table.provider.schema();
-        let Ok(field) = schema.field_with_name("TimeGenerated") else {
-            return Some(table);
-        };
-        let DataType::Timestamp(_, zone) = field.data_type() else {
-            return Some(table);
-        };
-        let bound = |ns: i64| lit(ScalarValue::TimestampNanosecond(Some(ns), zone.clone()));
-        let filter = ident("TimeGenerated").gt_eq(bound(self.start)).and(ident("TimeGenerated").lt_eq(bound(self.end)));
-        let plan =
-            LogicalPlanBuilder::scan(TableReference::bare(name), provider_as_source(table.provider.clone()), None)
-                .and_then(|builder| builder.filter(filter))
-                .and_then(|builder| builder.build());
-        let plan = match plan {
-            Ok(plan) => plan,
-            Err(error) => {
-                tracing::error!(table = name, %error, "cannot apply the request's time range");
-                return None;
-            }
-        };
-        let provider: Arc<dyn TableProvider> = Arc::new(ViewTable::new(plan, None));
-        Some(Table { provider, ..table })
-    }
-
-    fn table_names(&self) -> Vec<String> {
-        self.inner.table_names()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const NOW: i64 = 1_700_000_000_000_000_000;
     const HOUR: i64 = 3_600_000_000_000;
-
-    #[tokio::test(flavor = "multi_thread")]
-    async fn the_time_range_filters_tables_with_time_generated() {
-        let columns = vec![
-            vigil_kql_functions::KqlColumn::new("TimeGenerated", vigil_kql_functions::KqlType::DateTime),
-            vigil_kql_functions::KqlColumn::new("n", vigil_kql_functions::KqlType::Long),
-        ];
-        let batch = crate::records::records_to_batch(
-            &columns,
-            br#"[{"TimeGenerated": "2023-11-14T21:00:00Z", "n": 1}, {"TimeGenerated": "2023-11-14T22:13:00Z", "n": 2}]"#,
-        )
-        .unwrap();
-        let mut inner = vigil_kql::MemoryCatalog::new();
-        inner.add_batches("T", columns, vec![batch]).unwrap();
-        let catalog = TimeRangeCatalog { inner: Arc::new(inner), start: NOW - HOUR, end: NOW };
-        let result =
-            vigil_kql::Engine::new().run("T | project n", Arc::new(catalog), RunOptions::default()).await.unwrap();
-        assert_eq!(result.to_json()["tables"][0]["rows"], json!([[2]]));
-    }
 
     #[test]
     fn durations_end_now() {

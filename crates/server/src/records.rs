@@ -318,52 +318,59 @@ fn preview(text: &str) -> String {
     }
 }
 
-/// Runs a data flow's transform over a request's batch and coerces the result to the table's
-/// columns. `now` is the request's time: `now()` in the transform, and `TimeGenerated` for
-/// rows that leave it empty.
+/// Runs a data flow's transform over a request's batch: its output's columns and rows. `now`
+/// is the request's time, what `now()` answers in the transform.
 pub async fn transform(
     engine: &Engine,
     flow: &DataFlow,
     stream_columns: &[KqlColumn],
     input: RecordBatch,
-    table_columns: &[KqlColumn],
     now: i64,
-) -> Result<RecordBatch, String> {
-    let (columns, batch) = if is_identity(&flow.transform) {
-        (stream_columns.to_vec(), input)
-    } else {
-        let mut catalog = MemoryCatalog::new();
-        catalog.add_batches("source", stream_columns.to_vec(), vec![input]).map_err(|e| e.to_string())?;
-        let options = RunOptions { now: Some(now), ..RunOptions::default() };
-        let result = engine
-            .run(&flow.transform, Arc::new(catalog), options)
-            .await
-            .map_err(|e| format!("the DCR's transformKql failed: {}", e.render(&flow.transform)))?;
-        let table = result.tables.into_iter().next().ok_or("the DCR's transformKql returned no table")?;
-        let schema = arrow_schema(&table.columns);
-        let batch = concat_batches(&schema, &table.batches).map_err(|e| e.to_string())?;
-        (table.columns, batch)
-    };
-    coerce(&columns, &batch, table_columns, now)
+) -> Result<(Vec<KqlColumn>, RecordBatch), String> {
+    if is_identity(&flow.transform) {
+        return Ok((stream_columns.to_vec(), input));
+    }
+    let mut catalog = MemoryCatalog::new();
+    catalog.add_batches("source", stream_columns.to_vec(), vec![input]).map_err(|e| e.to_string())?;
+    let options = RunOptions { now: Some(now), ..RunOptions::default() };
+    let result = engine
+        .run(&flow.transform, Arc::new(catalog), options)
+        .await
+        .map_err(|e| format!("the DCR's transformKql failed: {}", e.render(&flow.transform)))?;
+    let table = result.tables.into_iter().next().ok_or("the DCR's transformKql returned no table")?;
+    let schema = arrow_schema(&table.columns);
+    let batch = concat_batches(&schema, &table.batches).map_err(|e| e.to_string())?;
+    Ok((table.columns, batch))
 }
 
 fn is_identity(transform: &str) -> bool {
     transform.trim().is_empty() || transform.trim() == "source"
 }
 
+/// The table a batch is stored in, and what Log Analytics fills in for every row that does
+/// not carry it.
+pub struct Destination<'a> {
+    pub table: &'a str,
+    pub columns: &'a [KqlColumn],
+    /// `TenantId`: the workspace's id.
+    pub workspace_id: &'a str,
+    /// The request's time: `TimeGenerated` of rows without one.
+    pub now: i64,
+    /// A Defender XDR table, whose `Timestamp` and `TimeGenerated` stand in for each other.
+    pub defender_timestamp: bool,
+}
+
 /// The transform's output as the table stores it: columns by name, converted to the table's
 /// types; columns the table lacks are dropped (Azure drops them too) and columns the output
-/// lacks are null.
-fn coerce(columns: &[KqlColumn], batch: &RecordBatch, table: &[KqlColumn], now: i64) -> Result<RecordBatch, String> {
+/// lacks are null, except the system columns every row has (`TimeGenerated`, `TenantId`,
+/// `Type`, `_ItemId`, and a Defender table's `Timestamp`).
+pub fn coerce(columns: &[KqlColumn], batch: &RecordBatch, destination: &Destination) -> Result<RecordBatch, String> {
     let rows = batch.num_rows();
-    let mut arrays = Vec::with_capacity(table.len());
-    for target in table {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(destination.columns.len());
+    for target in destination.columns {
         let source = columns.iter().position(|c| c.name == target.name);
-        let fills_time = target.name == "TimeGenerated" && target.ty == KqlType::DateTime;
         let array = match source {
-            Some(index) if columns[index].ty == target.ty && !(fills_time && batch.column(index).null_count() > 0) => {
-                batch.column(index).clone()
-            }
+            Some(index) if columns[index].ty == target.ty => batch.column(index).clone(),
             Some(index) => {
                 let reader = ColumnReader::new(batch.column(index), columns[index].ty).map_err(|e| e.to_string())?;
                 let mut builder = ValueBuilder::new(target.ty, rows);
@@ -378,21 +385,66 @@ fn coerce(columns: &[KqlColumn], batch: &RecordBatch, table: &[KqlColumn], now: 
                             target.ty.name()
                         )
                     })?;
-                    let converted = if fills_time && converted.is_null() { Value::DateTime(now) } else { converted };
                     builder.append(&converted);
                 }
-                builder.finish()
-            }
-            None if fills_time => {
-                let mut builder = ValueBuilder::new(KqlType::DateTime, rows);
-                (0..rows).for_each(|_| builder.append(&Value::DateTime(now)));
                 builder.finish()
             }
             None => new_null_array(&target.ty.arrow(), rows),
         };
         arrays.push(array);
     }
-    RecordBatch::try_new(arrow_schema(table), arrays).map_err(|e| e.to_string())
+    fill_system_columns(&mut arrays, destination);
+    RecordBatch::try_new(arrow_schema(destination.columns), arrays).map_err(|e| e.to_string())
+}
+
+/// Fills the cells of the system columns that the source left empty.
+fn fill_system_columns(arrays: &mut [ArrayRef], destination: &Destination) {
+    let position = |name: &str, ty: KqlType| destination.columns.iter().position(|c| c.name == name && c.ty == ty);
+    let time = position("TimeGenerated", KqlType::DateTime);
+    let timestamp = position("Timestamp", KqlType::DateTime).filter(|_| destination.defender_timestamp);
+    if let (Some(time), Some(timestamp)) = (time, timestamp) {
+        // Defender's tables: a row with only one of the two times has it in both.
+        let filled_time = fill(&arrays[time], KqlType::DateTime, |row| {
+            ColumnReader::new(&arrays[timestamp], KqlType::DateTime).ok().map(|r| r.value(row))
+        });
+        let filled_timestamp = fill(&arrays[timestamp], KqlType::DateTime, |row| {
+            ColumnReader::new(&arrays[time], KqlType::DateTime).ok().map(|r| r.value(row))
+        });
+        arrays[time] = filled_time;
+        arrays[timestamp] = filled_timestamp;
+    }
+    if let Some(time) = time {
+        arrays[time] = fill(&arrays[time], KqlType::DateTime, |_| Some(Value::DateTime(destination.now)));
+        if let Some(timestamp) = timestamp {
+            arrays[timestamp] = fill(&arrays[timestamp], KqlType::DateTime, |_| Some(Value::DateTime(destination.now)));
+        }
+    }
+    if let Some(tenant) = position("TenantId", KqlType::String) {
+        arrays[tenant] =
+            fill(&arrays[tenant], KqlType::String, |_| Some(Value::String(destination.workspace_id.into())));
+    }
+    if let Some(kind) = position("Type", KqlType::String) {
+        arrays[kind] = fill(&arrays[kind], KqlType::String, |_| Some(Value::String(destination.table.into())));
+    }
+    if let Some(item) = position("_ItemId", KqlType::String) {
+        arrays[item] = fill(&arrays[item], KqlType::String, |_| Some(Value::String(uuid::Uuid::new_v4().to_string())));
+    }
+}
+
+/// `array` with its null (or, for strings, empty) cells replaced by `value(row)`.
+fn fill(array: &ArrayRef, ty: KqlType, value: impl Fn(usize) -> Option<Value>) -> ArrayRef {
+    let Ok(reader) = ColumnReader::new(array, ty) else { return array.clone() };
+    let empty = |v: &Value| v.is_null() || matches!(v, Value::String(s) if s.is_empty());
+    if !(0..array.len()).any(|row| empty(&reader.value(row))) {
+        return array.clone();
+    }
+    let mut builder = ValueBuilder::new(ty, array.len());
+    for row in 0..array.len() {
+        let current = reader.value(row);
+        let chosen = if empty(&current) { value(row).filter(|v| !empty(v)).unwrap_or(current) } else { current };
+        builder.append(&chosen);
+    }
+    builder.finish()
 }
 
 /// KQL's conversion, but refusing to turn a value into null or to wrap an int.
@@ -502,7 +554,10 @@ mod tests {
             table: "T_CL".into(),
         };
         let now = 1_700_000_000_000_000_000;
-        let output = transform(&Engine::new(), &flow, &stream, input, &table, now).await.unwrap();
+        let destination =
+            Destination { table: "T_CL", columns: &table, workspace_id: "ws-1", now, defender_timestamp: false };
+        let (fields, batch) = transform(&Engine::new(), &flow, &stream, input, now).await.unwrap();
+        let output = coerce(&fields, &batch, &destination).unwrap();
         let time = ColumnReader::new(output.column(0), KqlType::DateTime).unwrap();
         assert_eq!(time.value(0), Value::DateTime(now));
         assert_eq!(
@@ -512,7 +567,50 @@ mod tests {
         assert_eq!(ColumnReader::new(output.column(2), KqlType::Int).unwrap().value(0), Value::Int(7));
 
         let too_big = records_to_batch(&stream, &to_body(&[json!({"enterprise_id": 5_000_000_000i64})])).unwrap();
-        let error = transform(&Engine::new(), &flow, &stream, too_big, &table, now).await.unwrap_err();
+        let (fields, batch) = transform(&Engine::new(), &flow, &stream, too_big, now).await.unwrap();
+        let error = coerce(&fields, &batch, &destination).unwrap_err();
         assert!(error.contains("column 'EnterpriseId'") && error.contains("record at index 0"), "{error}");
+    }
+
+    #[test]
+    fn system_columns_are_filled_as_log_analytics_fills_them() {
+        let table = columns(&[
+            ("TimeGenerated", KqlType::DateTime),
+            ("Timestamp", KqlType::DateTime),
+            ("TenantId", KqlType::String),
+            ("Type", KqlType::String),
+            ("_ItemId", KqlType::String),
+            ("ActionType", KqlType::String),
+        ]);
+        let sent = columns(&[("Timestamp", KqlType::DateTime), ("TimeGenerated", KqlType::DateTime)]);
+        let body = to_body(&[
+            json!({"Timestamp": "2024-05-01T10:00:00Z"}),
+            json!({"TimeGenerated": "2024-05-02T10:00:00Z"}),
+            json!({}),
+        ]);
+        let batch = records_to_batch(&sent, &body).unwrap();
+        let now = 1_700_000_000_000_000_000;
+        let defender =
+            Destination { table: "DeviceEvents", columns: &table, workspace_id: "ws-1", now, defender_timestamp: true };
+        let output = coerce(&sent, &batch, &defender).unwrap();
+        let read = |column: usize, ty: KqlType| {
+            let reader = ColumnReader::new(output.column(column), ty).unwrap();
+            (0..3).map(|row| reader.value(row)).collect::<Vec<_>>()
+        };
+        let may_1 = Value::DateTime(1_714_557_600_000_000_000);
+        let may_2 = Value::DateTime(1_714_644_000_000_000_000);
+        assert_eq!(read(0, KqlType::DateTime), vec![may_1.clone(), may_2.clone(), Value::DateTime(now)]);
+        assert_eq!(read(1, KqlType::DateTime), vec![may_1, may_2, Value::DateTime(now)]);
+        assert!(read(2, KqlType::String).iter().all(|v| *v == Value::String("ws-1".into())));
+        assert!(read(3, KqlType::String).iter().all(|v| *v == Value::String("DeviceEvents".into())));
+        let items = read(4, KqlType::String);
+        assert!(items.iter().all(|v| matches!(v, Value::String(s) if uuid::Uuid::parse_str(s).is_ok())), "{items:?}");
+        assert!(items[0] != items[1] && items[1] != items[2], "every row has its own _ItemId");
+        assert_eq!(output.column(5).null_count(), 3, "a column nobody sent stays empty");
+
+        // Elsewhere `Timestamp` is a column like any other.
+        let other = Destination { table: "Keeper_CL", defender_timestamp: false, ..defender };
+        let output = coerce(&sent, &batch, &other).unwrap();
+        assert!(output.column(1).is_null(2));
     }
 }

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use tokio::sync::{Mutex, Semaphore};
+use vigil_catalog::{Catalog, Definitions, DefinitionsSource, WorkspaceCatalog};
 use vigil_control::{Control, Dcr, ExternalIssuer, Role};
 use vigil_detect::Detection;
 use vigil_kql::Engine;
+use vigil_kql_functions::KqlColumn;
 use vigil_store::Store;
 
 use crate::config::{ServerConfig, TlsMode};
@@ -29,6 +31,9 @@ pub struct AppState {
     pub transform_engine: Engine,
     /// Ingestion requests in flight; when none is free the server sheds load with 429.
     pub ingest_slots: Semaphore,
+    /// Held while a table's columns are redefined, so that a table growing with its data and
+    /// a refresh from the control database never define it from stale columns.
+    table_growth: Mutex<()>,
     cache: Mutex<Cache>,
 }
 
@@ -40,6 +45,7 @@ struct Cache {
     dcrs: HashMap<String, Option<Arc<Dcr>>>,
     external_issuers: Arc<Vec<ExternalIssuer>>,
     decisions: HashMap<(String, String, Role, String, Option<String>), bool>,
+    definitions: HashMap<String, Arc<Definitions>>,
 }
 
 impl AppState {
@@ -63,14 +69,21 @@ impl AppState {
             scheduler_metrics,
             transform_engine: Engine::new(),
             ingest_slots: Semaphore::new(slots),
+            table_growth: Mutex::new(()),
             cache: Mutex::new(Cache { generation: -1, ..Cache::default() }),
         }
+    }
+
+    /// Where queries' `externaldata` reads documents, as the configuration allows.
+    pub fn external_data(&self) -> Arc<dyn vigil_kql::ExternalData> {
+        Arc::new(crate::external_data::OutsideDocuments::new(self.config.external_data.clone()))
     }
 
     /// A session for one query: the shared function library with this request's memory cap.
     pub fn query_engine(&self) -> Result<Engine, ApiError> {
         let engine = Engine::with_memory_limit(self.config.query_memory)
-            .map_err(|e| ApiError::internal(format!("cannot set up the query session: {e}")))?;
+            .map_err(|e| ApiError::internal(format!("cannot set up the query session: {e}")))?
+            .with_external_data(self.external_data());
         self.store.register_object_store(engine.session());
         Ok(engine)
     }
@@ -82,11 +95,16 @@ impl AppState {
         if cache.generation == generation {
             return Ok(());
         }
-        self.define_security_tables().await?;
+        let _growing = self.table_growth.lock().await;
         for table in self.control.tables(None).await? {
-            self.store
-                .define_table(&table.workspace_id, &table.schema.name, &table.schema.columns, table.retention_days)
-                .await?;
+            // Columns a classic table grew from its data stay: definitions only add.
+            let mut columns = table.schema.columns.clone();
+            for stored in self.store.table_columns(&table.workspace_id, &table.schema.name).unwrap_or_default() {
+                if !columns.iter().any(|c| c.name == stored.name) {
+                    columns.push(stored);
+                }
+            }
+            self.store.define_table(&table.workspace_id, &table.schema.name, &columns, table.retention_days).await?;
         }
         *cache = Cache {
             generation,
@@ -96,21 +114,62 @@ impl AppState {
         Ok(())
     }
 
-    /// Every workspace has the tables detection writes to, `SecurityAlert` and
-    /// `SecurityIncident`, as Log Analytics defines them.
-    async fn define_security_tables(&self) -> Result<(), ApiError> {
-        let tables = self.control.tables(None).await?;
-        for workspace in self.control.workspaces(None).await? {
-            for (name, schema) in [
-                ("SecurityAlert", vigil_detect::SECURITY_ALERT_SCHEMA),
-                ("SecurityIncident", vigil_detect::SECURITY_INCIDENT_SCHEMA),
-            ] {
-                if !tables.iter().any(|t| t.workspace_id == workspace.id && t.schema.name == name) {
-                    self.control.put_table(&workspace.id, schema).await?;
-                }
-            }
+    /// What a workspace defines (custom tables, functions, watchlists), as of the control
+    /// database's current generation.
+    pub async fn definitions(&self, workspace_id: &str) -> Result<Arc<Definitions>, ApiError> {
+        self.refresh().await?;
+        if let Some(found) = self.cache.lock().await.definitions.get(workspace_id) {
+            return Ok(found.clone());
         }
-        Ok(())
+        let loaded = Arc::new(self.control.definitions(workspace_id).await?);
+        self.cache.lock().await.definitions.insert(workspace_id.to_string(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The catalog queries of a workspace read: its stored rows over its definitions, so that
+    /// every standard table, function and watchlist answers before any row has arrived.
+    pub async fn catalog(&self, workspace_id: &str) -> Result<Arc<dyn Catalog>, ApiError> {
+        let definitions = self.definitions(workspace_id).await?;
+        Ok(Arc::new(WorkspaceCatalog::new(self.store.catalog(workspace_id), definitions)))
+    }
+
+    /// Where a transform's output lands: the table's columns in the store (defining the table
+    /// there from the workspace's definitions, a standard table say, when its first rows come)
+    /// and the output's fields as stored. A table that grows with its data (`AzureDiagnostics`,
+    /// a classic custom log) first gains a column for each field it lacks, named with the
+    /// field's type suffix. `None`: no such table.
+    pub async fn destination_columns(
+        &self,
+        workspace_id: &str,
+        table: &str,
+        fields: &[KqlColumn],
+    ) -> Result<Option<(Vec<KqlColumn>, Vec<KqlColumn>)>, ApiError> {
+        let definitions = self.definitions(workspace_id).await?;
+        let open = definitions.table(table).and_then(|schema| schema.open);
+        let _growing = self.table_growth.lock().await;
+        let columns = match self.store.table_columns(workspace_id, table) {
+            Some(columns) => columns,
+            None => {
+                let Some(schema) = definitions.table(table) else { return Ok(None) };
+                self.store.define_table(workspace_id, table, &schema.columns, None).await?;
+                schema.columns.clone()
+            }
+        };
+        let growth = vigil_catalog::open::grow(open, &columns, fields);
+        if !growth.dropped.is_empty() && open.is_some() {
+            tracing::warn!(
+                table,
+                dropped = ?growth.dropped,
+                "fields dropped: the table has {} columns, as many as a table may grow to",
+                vigil_catalog::open::MAX_OPEN_TABLE_COLUMNS
+            );
+        }
+        if growth.added.is_empty() {
+            return Ok(Some((columns, growth.fields)));
+        }
+        let grown: Vec<KqlColumn> = columns.into_iter().chain(growth.added).collect();
+        self.store.define_table(workspace_id, table, &grown, None).await?;
+        Ok(Some((grown, growth.fields)))
     }
 
     pub async fn dcr(&self, immutable_id: &str) -> Result<Option<Arc<Dcr>>, ApiError> {
@@ -200,6 +259,15 @@ impl AppState {
             .validate(token, &origins, &accepted, &external)
             .await
             .map_err(|rejection| ApiError::unauthorized(rejection.0))
+    }
+}
+
+impl DefinitionsSource for AppState {
+    fn definitions<'a>(
+        &'a self,
+        workspace_id: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Arc<Definitions>, String>> + Send + 'a>> {
+        Box::pin(async move { AppState::definitions(self, workspace_id).await.map_err(|e| e.message) })
     }
 }
 

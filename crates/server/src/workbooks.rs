@@ -126,9 +126,15 @@ pub async fn install_pack(
     let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
     let pack = vigil_content::pack(&name).map_err(|m| ApiError::not_found("NotFound", m))?;
     let origin = state.origin(&headers);
-    let installed = vigil_content::install(pack, &state.control, &state.detection, &workspace, &origin)
-        .await
-        .map_err(|m| ApiError::bad_request("InvalidContent", m))?;
+    let target = vigil_content::Target {
+        control: &state.control,
+        detection: &state.detection,
+        workspace: &workspace,
+        origin: &origin,
+        actor: &principal.id,
+        rules_enabled: None,
+    };
+    let report = pack.install(&target).await.map_err(|e| ApiError::bad_request("InvalidContent", e.to_string()))?;
     state.refresh().await?;
-    Ok(axum::Json(installed).into_response())
+    Ok(axum::Json(vigil_content::packs::install_summary(&pack, &workspace.id, &report)).into_response())
 }

@@ -1,7 +1,7 @@
 //! Vigil's storage engine: appended batches go to a write-ahead log and an in-memory
 //! memtable, are flushed to sorted Parquet segments (one per table and UTC hour) on an object
 //! store, compacted, and expired by retention. A SQLite catalog (`store.db`) holds table
-//! schemas and says which segments exist. Queries read a table through a `vigil_kql::Catalog`
+//! schemas and says which segments exist. Queries read a table through a `vigil_catalog::Catalog`
 //! whose scans union the segments that overlap the query's time range with the memtables.
 //!
 //! Entry points: `Store::open`, `Store::define_table`, `Store::append`, `Store::catalog`.
@@ -356,7 +356,10 @@ impl Store {
                     "table '{table}' is not defined in workspace '{workspace}'"
                 )));
             };
-            check_batch_schema(table, &definition.columns, &batch.schema())?;
+            // A batch built before the table grew (an open table gaining a column from another
+            // request) has the table's first columns: the newer ones are empty in its rows.
+            let known = batch.num_columns().min(definition.columns.len());
+            check_batch_schema(table, &definition.columns[..known], &batch.schema())?;
             if batch.num_rows() == 0 {
                 return Ok(());
             }
@@ -365,7 +368,11 @@ impl Store {
                 return Err(StoreError::Overloaded);
             }
             // The table's own schema, so every batch carries the columns' KQL type metadata.
-            RecordBatch::try_new(definition.schema.clone(), batch.columns().to_vec())
+            let mut columns = batch.columns().to_vec();
+            for column in &definition.columns[known..] {
+                columns.push(datafusion::arrow::array::new_null_array(&column.ty.arrow(), batch.num_rows()));
+            }
+            RecordBatch::try_new(definition.schema.clone(), columns)
                 .map_err(|e| StoreError::Schema(format!("the batch does not fit table '{table}': {e}")))?
         };
         let ipc = wal::encode_batch(&batch)?;
@@ -378,14 +385,19 @@ impl Store {
         self.wal.append(key, batch, ipc).await
     }
 
-    /// The tables of one workspace, for `vigil_kql::Engine::run`.
-    pub fn catalog(self: &Arc<Self>, workspace: &str) -> Arc<dyn vigil_kql::Catalog> {
+    /// The stored tables of one workspace, for `vigil_kql::Engine::run`.
+    pub fn catalog(self: &Arc<Self>, workspace: &str) -> Arc<dyn vigil_catalog::Catalog> {
         Arc::new(WorkspaceCatalog { store: self.clone(), workspace: workspace.to_string(), received: None })
     }
 
     /// The tables of one workspace restricted to the rows received in `(after, until]`
     /// (nanoseconds; see `received_horizon`): what a detection rule's run reads.
-    pub fn received_catalog(self: &Arc<Self>, workspace: &str, after: i64, until: i64) -> Arc<dyn vigil_kql::Catalog> {
+    pub fn received_catalog(
+        self: &Arc<Self>,
+        workspace: &str,
+        after: i64,
+        until: i64,
+    ) -> Arc<dyn vigil_catalog::Catalog> {
         Arc::new(WorkspaceCatalog {
             store: self.clone(),
             workspace: workspace.to_string(),

@@ -4,9 +4,8 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
 use vigil_kql_functions::{KqlColumn, KqlType};
 
@@ -71,21 +70,10 @@ pub(crate) struct Metadata {
 
 impl Metadata {
     pub async fn open(path: &Path) -> Result<Metadata, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        let pool = vigil_sqlite::open(path, &[SCHEMA])
             .await
-            .map_err(|e| StoreError::Io(format!("cannot open the catalog database {}: {e}", path.display())))?;
-        let metadata = Metadata { pool, path: path.to_path_buf() };
-        sqlx::raw_sql(SCHEMA).execute(&metadata.pool).await.map_err(|e| metadata.failed("create its tables", e))?;
-        Ok(metadata)
+            .map_err(|e| StoreError::Io(format!("cannot open the segment catalog: {e}")))?;
+        Ok(Metadata { pool, path: path.to_path_buf() })
     }
 
     fn failed(&self, doing: &str, error: sqlx::Error) -> StoreError {

@@ -1,4 +1,4 @@
-//! How queries see stored tables: a `vigil_kql::Catalog` per workspace whose tables scan the
+//! How queries see stored tables: a `vigil_catalog::Catalog` per workspace whose tables scan the
 //! Parquet segments that may hold the query's time range and the memtables, both taken from
 //! one snapshot so that a flush moving rows from one to the other is never seen half done.
 
@@ -24,7 +24,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::prelude::{ident, lit};
-use vigil_kql::{Catalog, Table};
+use vigil_catalog::{Catalog, Table};
 
 use crate::Store;
 use crate::clock::RECEIVED_COLUMN;
@@ -55,7 +55,7 @@ impl Catalog for WorkspaceCatalog {
                 }
             },
         };
-        Some(Table { name: name.to_string(), columns, provider, aliases: Vec::new() })
+        Some(Table { name: name.to_string(), columns, provider, open: None })
     }
 
     fn table_names(&self) -> Vec<String> {

@@ -309,8 +309,10 @@ pub async fn dcr(command: DcrCommand) -> Result<(), Failure> {
     let text = read_file(&file)?;
     let (config, control) = open(&data).await?;
     let workspace = control.workspace(None, &workspace).await.map_err(|e| Failure::Usage(e.to_string()))?;
-    let dcr =
-        control.put_dcr(&workspace.id, &text).await.map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
+    let dcr = control
+        .put_dcr(&workspace.id, &text, &vigil_content::check_transform)
+        .await
+        .map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
     print_json(&vigil_server::admin::dcr_summary(&dcr, &origin_of(&config)));
     Ok(())
 }

@@ -105,9 +105,18 @@ async fn prepare(config: &ServerConfig, origin: &str) -> Result<Prepared, String
     vigil_server::tls::write_secret_file(&config.data_dir.join("owner-credential.json"), credential.as_bytes())?;
     let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(|e| e.to_string())?;
     let pack = vigil_content::pack(PACK)?;
-    let installed = vigil_content::install(pack, &control, &detection, &bootstrap.workspace, origin).await?;
+    let target = vigil_content::Target {
+        control: &control,
+        detection: &detection,
+        workspace: &bootstrap.workspace,
+        origin,
+        actor: "vigil demo",
+        rules_enabled: None,
+    };
+    let report = pack.install(&target).await.map_err(|e| e.to_string())?;
     detection.close().await;
-    let ingestion_url = installed["dcrs"][0]["ingestionUrl"].as_str().ok_or("the pack has no DCR")?.to_string();
+    let ingestion_url =
+        report.dcrs.first().and_then(|d| d["ingestionUrl"].as_str()).ok_or("the pack has no DCR")?.to_string();
     let publisher = control
         .create_app(
             &bootstrap.tenant.id,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use serde_json::{Value as Json, json};
+use vigil_catalog::WorkspaceCatalog;
 use vigil_control::{Control, Workspace};
 use vigil_detect::Detection;
 use vigil_detect::automation::parse_automation;
@@ -131,35 +132,17 @@ pub enum SuppressionCommand {
     },
 }
 
-#[derive(Subcommand)]
-pub enum ContentCommand {
-    /// The content packs this build ships.
-    List,
-    /// Install a pack into a workspace: its tables, DCRs, rules and workbooks. Prints what a
-    /// source needs: each DCR's immutable id, stream and full ingestion URL.
-    Install {
-        #[command(flatten)]
-        data: DataDirArgs,
-        #[arg(long, default_value = "default")]
-        workspace: String,
-        /// The server's URL as sources reach it (default: public_url, or https://LISTEN).
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        name: String,
-    },
-}
-
-fn failed(e: impl std::fmt::Display) -> Failure {
+pub(crate) fn failed(e: impl std::fmt::Display) -> Failure {
     Failure::Query(e.to_string())
 }
 
-struct Opened {
-    config: ServerConfig,
-    control: Control,
-    detection: Arc<Detection>,
+pub(crate) struct Opened {
+    pub config: ServerConfig,
+    pub control: Control,
+    pub detection: Arc<Detection>,
 }
 
-async fn open(data: &DataDirArgs) -> Result<Opened, Failure> {
+pub(crate) async fn open(data: &DataDirArgs) -> Result<Opened, Failure> {
     let config = data.load()?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", config.data_dir.display())))?;
@@ -169,7 +152,7 @@ async fn open(data: &DataDirArgs) -> Result<Opened, Failure> {
     Ok(Opened { config, control, detection })
 }
 
-async fn workspace(control: &Control, name: &str) -> Result<Workspace, Failure> {
+pub(crate) async fn workspace(control: &Control, name: &str) -> Result<Workspace, Failure> {
     control.workspace(None, name).await.map_err(|e| Failure::Usage(e.to_string()))
 }
 
@@ -177,7 +160,7 @@ fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
 }
 
-fn print(value: &Json) {
+pub(crate) fn print(value: &Json) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
@@ -203,18 +186,31 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
         RuleCommand::Import { data, workspace: name, disabled, files } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
-            let catalog = vigil_content::workspace_catalog(&opened.control, &workspace).await.map_err(failed)?;
-            let sources: Vec<(String, String)> =
-                files.iter().map(|f| Ok((f.display().to_string(), read(f)?))).collect::<Result<_, Failure>>()?;
-            let rules = vigil_content::checked_rules(&sources, &catalog).map_err(failed)?;
+            // Every file is read as a rule, whatever folder it is in.
+            let sources = files
+                .iter()
+                .map(|f| {
+                    let name = f.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                    Ok(vigil_content::SourceFile { path: format!("Analytic Rules/{name}"), text: read(f)? })
+                })
+                .collect::<Result<Vec<_>, Failure>>()?;
+            let origin = crate::admin::origin_of(&opened.config);
+            let target = vigil_content::Target {
+                control: &opened.control,
+                detection: &opened.detection,
+                workspace: &workspace,
+                origin: &origin,
+                actor: "vigil rule import",
+                rules_enabled: Some(!disabled),
+            };
+            let report = vigil_content::import(&sources, &target, true).await.map_err(failed)?;
             let mut saved = Vec::new();
-            for (rule, (_, text)) in rules.iter().zip(&sources) {
-                let record = opened
-                    .detection
-                    .put_rule(&workspace.tenant_id, &workspace.id, rule, text, Some(!disabled))
-                    .await
-                    .map_err(failed)?;
-                saved.push(rule_summary(&record));
+            for line in report.lines.iter().filter(|l| l.kind == "rule" && l.status == vigil_content::Status::Installed)
+            {
+                let id = line.detail.rsplit(' ').next().unwrap_or_default();
+                if let Some(record) = opened.detection.rule(&workspace.id, id).await.map_err(failed)? {
+                    saved.push(rule_summary(&record));
+                }
             }
             print(&Json::Array(saved));
         }
@@ -239,9 +235,11 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
         RuleCommand::Test { data, workspace: name, from, to, file } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
-            let catalog = vigil_content::workspace_catalog(&opened.control, &workspace).await.map_err(failed)?;
-            let source = (file.display().to_string(), read(&file)?);
-            let rule = vigil_content::checked_rules(std::slice::from_ref(&source), &catalog).map_err(failed)?.remove(0);
+            let definitions = Arc::new(opened.control.definitions(&workspace.id).await.map_err(failed)?);
+            let shown = file.display().to_string();
+            let rule = vigil_detect::parse_rule(&shown, &read(&file)?).map_err(failed)?;
+            let defined = WorkspaceCatalog::new(Arc::new(vigil_catalog::MemoryCatalog::new()), definitions.clone());
+            vigil_detect::validate_query(&Engine::new(), &rule, &defined, &shown).map_err(failed)?;
             let time = |text: &str| {
                 vigil_detect::time::parse_time(text).ok_or_else(|| {
                     Failure::Usage(format!("'{text}' is not an RFC 3339 time such as 2024-05-01T00:00:00Z"))
@@ -258,7 +256,8 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
             })?;
             let engine = Engine::new();
             store.register_object_store(engine.session());
-            let catalog = vigil_server::query::time_range_catalog(store.catalog(&workspace.id), from, to);
+            let stored = Arc::new(WorkspaceCatalog::new(store.catalog(&workspace.id), definitions));
+            let catalog = vigil_catalog::time_range_catalog(stored, from, to);
             let outcome = vigil_detect::scheduler::test_rule(&engine, &rule, catalog, to).await;
             let closed = store.close().await;
             let (rows, drafts) = outcome.map_err(Failure::Query)?;
@@ -363,28 +362,6 @@ pub async fn suppression(command: SuppressionCommand) -> Result<(), Failure> {
             let workspace = workspace(&opened.control, &name).await?;
             let rules = opened.detection.suppressions(&workspace.id).await.map_err(failed)?;
             print(&serde_json::to_value(rules).unwrap_or_default());
-        }
-    }
-    Ok(())
-}
-
-pub async fn content(command: ContentCommand) -> Result<(), Failure> {
-    match command {
-        ContentCommand::List => {
-            let packs = vigil_content::packs().map(|p| p.summary()).collect::<Result<Vec<_>, _>>().map_err(failed)?;
-            print(&Json::Array(packs));
-        }
-        ContentCommand::Install { data, workspace: name, url, name: pack_name } => {
-            let pack = vigil_content::pack(&pack_name).map_err(Failure::Usage)?;
-            let opened = open(&data).await?;
-            let workspace = workspace(&opened.control, &name).await?;
-            let origin = url
-                .map(|u| u.trim_end_matches('/').to_string())
-                .unwrap_or_else(|| crate::admin::origin_of(&opened.config));
-            let installed = vigil_content::install(pack, &opened.control, &opened.detection, &workspace, &origin)
-                .await
-                .map_err(failed)?;
-            print(&installed);
         }
     }
     Ok(())

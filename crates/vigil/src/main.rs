@@ -8,13 +8,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 mod admin;
+mod content;
 mod demo;
 mod detect;
 mod remote;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use vigil::tables;
-use vigil_kql::schema::{TableSchema, load_schemas};
+use vigil_catalog::{TableSchema, load_schemas};
 use vigil_kql::{Engine, MemoryCatalog, QueryError, RunOptions};
 
 #[derive(Parser)]
@@ -92,7 +93,13 @@ enum Command {
     Suppression(detect::SuppressionCommand),
     /// Content packs: tables, DCRs, rules and workbooks for a product.
     #[command(subcommand)]
-    Content(detect::ContentCommand),
+    Content(content::ContentCommand),
+    /// The workspace's saved KQL functions (Sentinel's parsers).
+    #[command(subcommand)]
+    Function(content::FunctionCommand),
+    /// The workspace's watchlists, read in KQL with _GetWatchlist('alias').
+    #[command(subcommand)]
+    Watchlist(content::WatchlistCommand),
     /// Check that a query parses and binds, without running it.
     Check {
         /// Only check the syntax.
@@ -101,6 +108,11 @@ enum Command {
         /// Azure table JSON (a file, or a folder of them) to check table and column names against.
         #[arg(long = "schema", value_name = "FILE")]
         schemas: Vec<PathBuf>,
+        /// Check against this workspace of the data dir: its tables, functions and watchlists.
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+        #[command(flatten)]
+        data: admin::DataDirArgs,
         /// The query; read from standard input when absent or '-'.
         query: Option<String>,
     },
@@ -132,7 +144,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-    match runtime.block_on(run(cli)) {
+    // On a thread with the workers' stack size: binding deep queries recurses.
+    let outcome = std::thread::Builder::new()
+        .stack_size(16 * 1024 * 1024)
+        .spawn(move || runtime.block_on(run(cli)))
+        .map_err(|e| Failure::Query(format!("cannot start the command: {e}")))
+        .and_then(|thread| thread.join().unwrap_or_else(|_| Err(Failure::Query("the command panicked".into()))));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
@@ -178,7 +196,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print!("{output}");
             Ok(())
         }
-        Command::Check { syntax_only, schemas, query } => {
+        Command::Check { syntax_only, schemas, workspace: Some(workspace), data, query } => {
+            if !schemas.is_empty() {
+                return Err(Failure::Usage("--schema and --workspace cannot be combined".into()));
+            }
+            let query = read_query(query)?;
+            let catalog = content::workspace_catalog(&data, &workspace).await?;
+            Engine::new()
+                .check(&query, catalog.as_ref(), syntax_only)
+                .map(|_| ())
+                .map_err(|e| query_failure(&e, &query))
+        }
+        Command::Check { syntax_only, schemas, query, .. } => {
             let query = read_query(query)?;
             let engine = Engine::new();
             let schemas = read_schemas(&schemas)?;
@@ -196,7 +225,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Rule(command) => detect::rule(command).await,
         Command::Automation(command) => detect::automation(command).await,
         Command::Suppression(command) => detect::suppression(command).await,
-        Command::Content(command) => detect::content(command).await,
+        Command::Content(command) => content::content(command).await,
+        Command::Function(command) => content::function(command).await,
+        Command::Watchlist(command) => content::watchlist(command).await,
     }
 }
 
@@ -220,15 +251,17 @@ fn read_query(query: Option<String>) -> Result<String, Failure> {
 fn read_schemas(paths: &[PathBuf]) -> Result<Vec<TableSchema>, Failure> {
     let mut schemas = Vec::new();
     for path in paths {
-        schemas.extend(load_schemas(path).map_err(Failure::Usage)?);
+        schemas.extend(load_schemas(path).map_err(|e| Failure::Usage(e.to_string()))?);
     }
     Ok(schemas)
 }
 
 async fn catalog(engine: &Engine, tables: &[String], schemas: &[TableSchema]) -> Result<MemoryCatalog, Failure> {
+    // Every workspace has the standard tables; schemas and files given add to them or redefine them.
     let mut catalog = MemoryCatalog::new();
+    catalog.add_standard_tables();
     for schema in schemas {
-        catalog.add_schema(schema).map_err(|e| Failure::Usage(e.to_string()))?;
+        catalog.add_schema(schema);
     }
     for table in tables {
         let Some((name, file)) = table.split_once('=') else {

@@ -10,8 +10,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::prelude::SessionContext;
 use serde_json::Value as Json;
-use vigil_kql::schema::TableSchema;
-use vigil_kql::{MemoryCatalog, Table};
+use vigil_catalog::{MemoryCatalog, Table, TableSchema};
 use vigil_kql_functions::value::{ValueBuilder, convert};
 use vigil_kql_functions::{KqlColumn, KqlType, Value};
 
@@ -95,8 +94,8 @@ async fn add_parquet(
             })
             .collect::<Result<_, _>>()?,
     };
-    let aliases = schema.map(TableSchema::aliases).unwrap_or_default();
-    catalog.add(Table { name: name.to_string(), columns, provider: Arc::new(provider), aliases });
+    let open = schema.and_then(|s| s.open);
+    catalog.add(Table { name: name.to_string(), columns, provider: Arc::new(provider), open });
     Ok(())
 }
 

@@ -335,9 +335,11 @@ impl Parser<'_> {
         let word = self.text(&token);
         let next = self.kind_at(1);
         match word {
-            "true" | "false" => {
+            // Kusto reads `True` and `FALSE` as the literals too.
+            "true" | "false" | "True" | "False" | "TRUE" | "FALSE" => {
                 self.advance();
-                return Ok(Expr::new(ExprKind::Literal(Literal::Bool(Some(word == "true"))), token.span));
+                let value = word.eq_ignore_ascii_case("true");
+                return Ok(Expr::new(ExprKind::Literal(Literal::Bool(Some(value))), token.span));
             }
             "null" if next != TokenKind::LParen => {
                 self.advance();

@@ -115,7 +115,7 @@ impl Parser<'_> {
             }
             "distinct" => {
                 self.options()?;
-                OperatorKind::Distinct(self.expr_list()?)
+                OperatorKind::Distinct(self.assignments()?)
             }
             "join" => {
                 let options = self.options()?;
@@ -1016,10 +1016,8 @@ impl Parser<'_> {
             }
         }
         self.expect_close(TokenKind::RBracket, &open, "the URIs")?;
-        if self.eat_word("with") {
-            self.plain_options()?;
-        }
-        Ok(OperatorKind::ExternalData { columns, uris })
+        let properties = if self.eat_word("with") { self.plain_options()? } else { Vec::new() };
+        Ok(OperatorKind::ExternalData { columns, uris, properties })
     }
 
     /// Operators that begin a pipeline where an expression is expected (`print`, `range x from`,

@@ -81,7 +81,12 @@ impl Binder<'_> {
         }
         let plan = aggregate_plan(input.plan.clone(), group_exprs, collector.into_aggregates())?;
         let aggregated = Relation::new(plan, vec![]);
-        aggregated.project(output_exprs, columns)
+        let mut result = aggregated.project(output_exprs, columns)?;
+        // `arg_max(x, *)` carries every column of its input, the unlisted ones of an open input too.
+        if aggregates.iter().any(|item| expands_star(&item.value)) {
+            result.open = input.open;
+        }
+        Ok(result)
     }
 
     /// Binds the aggregate items of `summarize` (or `make-series`) over `row`: each yields named
@@ -142,7 +147,7 @@ impl Binder<'_> {
     }
 
     fn is_aggregate_call(&self, name: &str) -> bool {
-        !matches!(self.scope.lookup(name), Some(Binding::Function(_)))
+        !matches!(self.lookup(name), Some(Binding::Function(_)))
             && Registry::global().aggregate_function(name).is_some()
     }
 
@@ -305,4 +310,12 @@ pub(crate) fn aggregate_plan(
         builder.aggregate(group_exprs, aggregates.into_iter().map(|(expr, name)| expr.alias(name)))
     };
     built.and_then(|b| b.build()).map_err(BindError::plan)
+}
+
+/// An aggregate call that takes `*`: `arg_max(TimeGenerated, *)`, `take_any(*)`.
+fn expands_star(expr: &ast::Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Call { args, .. } => args.iter().any(|a| matches!(&a.value.kind, ExprKind::Wildcard(w) if w == "*")),
+        _ => false,
+    }
 }

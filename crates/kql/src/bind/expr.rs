@@ -112,7 +112,7 @@ impl Binder<'_> {
         if let Some(column) = row.get(name) {
             return Ok(Bound::new(column.expr.clone(), column.ty));
         }
-        match self.scope.lookup(name).cloned() {
+        match self.lookup(name) {
             Some(Binding::Scalar(bound)) => return Ok(bound),
             Some(Binding::Tabular(_)) => {
                 return Err(BindError::new(
@@ -130,6 +130,9 @@ impl Binder<'_> {
                 };
             }
             _ => {}
+        }
+        if let Some(column) = row.open_column(name) {
+            return Ok(Bound::new(column.expr, column.ty));
         }
         let mut candidates: Vec<String> = row.names().map(str::to_string).collect();
         candidates.extend(self.scope.names());
@@ -389,7 +392,7 @@ impl Binder<'_> {
 
     fn bind_call(&mut self, function: &ast::Ident, args: &[ast::Argument], row: &Row, span: Span) -> BindResult<Bound> {
         let name = function.name.as_str();
-        if let Some(Binding::Function(user)) = self.scope.lookup(name).cloned() {
+        if let Some(Binding::Function(user)) = self.lookup(name) {
             return match self.call_user_function(&user, args, span, row)? {
                 FunctionResult::Scalar(bound) => Ok(bound),
                 FunctionResult::Tabular(_) => Err(BindError::new(
@@ -470,6 +473,11 @@ impl Binder<'_> {
                 let [arg] = args else {
                     return Err(BindError::new(Code::BadArguments, span, "toscalar() takes one tabular argument"));
                 };
+                // Kusto takes a scalar too, and returns it (ASIM parsers write `toscalar(x in (T))`).
+                if !self.is_tabular(&arg.value) {
+                    let bound = self.bind_expr(&arg.value, row)?;
+                    return Ok(Some(self.fold_constant(bound)));
+                }
                 let relation = self.bind_tabular(&arg.value)?;
                 let Some(first) = relation.columns.first() else {
                     return Err(BindError::new(Code::TypeMismatch, span, "the argument of toscalar() has no columns"));
@@ -490,14 +498,21 @@ impl Binder<'_> {
                         "column_ifexists() takes a column name and a default value",
                     ));
                 };
+                // The name is any constant string: a literal, or a function's parameter.
                 let column = match &name_arg.value.kind {
                     ExprKind::Literal(Literal::String(column)) => column.clone(),
                     _ => {
-                        return Err(BindError::new(
-                            Code::BadArguments,
-                            span,
-                            "the first argument of column_ifexists() must be a string",
-                        ));
+                        let bound = self.bind_expr(&name_arg.value, &Row::default())?;
+                        match self.fold_constant(bound).constant {
+                            Some(Value::String(column)) => column,
+                            _ => {
+                                return Err(BindError::new(
+                                    Code::BadArguments,
+                                    span,
+                                    "the first argument of column_ifexists() must be a constant string",
+                                ));
+                            }
+                        }
                     }
                 };
                 match row.get(&column) {

@@ -2,6 +2,7 @@
 
 use datafusion::common::{Column, JoinType};
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
+use vigil_catalog::OpenColumns;
 use vigil_kql_functions::conversion::{coalesce_empty, convert};
 use vigil_kql_functions::{KqlColumn, KqlType, TypedExpr};
 use vigil_kql_syntax::ast::{self, BinaryOp, ExprKind};
@@ -89,8 +90,9 @@ impl Binder<'_> {
             ],
             "innerunique, inner, leftouter, rightouter, fullouter, leftsemi, leftanti, rightsemi or rightanti",
         )?;
-        let right = self.bind_tabular(right)?;
-        let keys = key_pairs(&left, &right, on)?;
+        let mut left = left;
+        let mut right = self.bind_tabular(right)?;
+        let keys = key_pairs(&mut left, &mut right, on)?;
         let joined = join_plan(&left, &right, &keys, kind)?;
         let (exprs, columns) = match kind {
             Kind::LeftSemi | Kind::LeftAnti => side_columns(&left, LEFT, false, &[]),
@@ -109,15 +111,10 @@ impl Binder<'_> {
         };
         let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
         let mut relation = Relation::new(plan, columns);
-        relation.aliases = match kind {
-            Kind::RightSemi | Kind::RightAnti => right.aliases.clone(),
-            Kind::LeftSemi | Kind::LeftAnti => left.aliases.clone(),
-            _ => left.aliases.iter().chain(&right.aliases).fold(Vec::new(), |mut all, alias| {
-                if !all.contains(alias) {
-                    all.push(alias.clone());
-                }
-                all
-            }),
+        relation.open = match kind {
+            Kind::RightSemi | Kind::RightAnti => right.open,
+            Kind::LeftSemi | Kind::LeftAnti => left.open,
+            _ => OpenColumns::merge(left.open, right.open),
         };
         Ok(relation)
     }
@@ -131,8 +128,9 @@ impl Binder<'_> {
     ) -> BindResult<Relation> {
         let kind =
             kind_option("lookup", options, Kind::LeftOuter, &[Kind::LeftOuter, Kind::Inner], "leftouter or inner")?;
-        let right = self.bind_tabular(right)?;
-        let keys = key_pairs(&left, &right, on)?;
+        let mut left = left;
+        let mut right = self.bind_tabular(right)?;
+        let keys = key_pairs(&mut left, &mut right, on)?;
         let joined = join_plan(&left, &right, &keys, kind)?;
         let (mut exprs, mut columns) = side_columns(&left, LEFT, false, &[]);
         let right_keys: Vec<&str> = keys.iter().map(|k| k.right.name.as_str()).collect();
@@ -169,7 +167,8 @@ fn kind_option(
 }
 
 /// The equality conditions of `on`: `Key` (same name on both sides) or `$left.a == $right.b`.
-fn key_pairs(left: &Relation, right: &Relation, on: &[ast::Expr]) -> BindResult<Vec<KeyPair>> {
+/// A key the side lacks but its open part has is added to it.
+fn key_pairs(left: &mut Relation, right: &mut Relation, on: &[ast::Expr]) -> BindResult<Vec<KeyPair>> {
     let mut pairs = Vec::new();
     for condition in on {
         collect_key_pairs(left, right, condition, &mut pairs)?;
@@ -181,16 +180,16 @@ fn key_pairs(left: &Relation, right: &Relation, on: &[ast::Expr]) -> BindResult<
 }
 
 fn collect_key_pairs(
-    left: &Relation,
-    right: &Relation,
+    left: &mut Relation,
+    right: &mut Relation,
     condition: &ast::Expr,
     pairs: &mut Vec<KeyPair>,
 ) -> BindResult<()> {
     match &condition.kind {
         ExprKind::Name(ident) => {
-            let l = left.column(&ident.name).ok_or_else(|| unknown_column(&ident.name, ident.span, left))?;
-            let r = right.column(&ident.name).ok_or_else(|| unknown_column(&ident.name, ident.span, right))?;
-            pairs.push(KeyPair { left: l.clone(), right: r.clone() });
+            let l = key_column(left, ident)?;
+            let r = key_column(right, ident)?;
+            pairs.push(KeyPair { left: l, right: r });
             Ok(())
         }
         ExprKind::Binary { op: BinaryOp::And, left: a, right: b } => {
@@ -211,12 +210,9 @@ fn collect_key_pairs(
                     ));
                 }
             };
-            let l =
-                left.column(&left_name.name).ok_or_else(|| unknown_column(&left_name.name, left_name.span, left))?;
-            let r = right
-                .column(&right_name.name)
-                .ok_or_else(|| unknown_column(&right_name.name, right_name.span, right))?;
-            pairs.push(KeyPair { left: l.clone(), right: r.clone() });
+            let l = key_column(left, left_name)?;
+            let r = key_column(right, right_name)?;
+            pairs.push(KeyPair { left: l, right: r });
             Ok(())
         }
         _ => Err(BindError::new(
@@ -224,6 +220,17 @@ fn collect_key_pairs(
             condition.span,
             "join conditions must be column names or $left.column == $right.column",
         )),
+    }
+}
+
+/// A key column of one side of a join, listed from the side's open part if need be.
+fn key_column(side: &mut Relation, name: &ast::Ident) -> BindResult<KqlColumn> {
+    match side.with_open_column(&name.name)? {
+        Some(listed) => {
+            *side = listed;
+            Ok(side.column(&name.name).expect("listed").clone())
+        }
+        None => Err(unknown_column(&name.name, name.span, side)),
     }
 }
 

@@ -20,8 +20,10 @@ mod plugins;
 mod scope;
 mod series;
 mod sources;
+mod watchlist;
 mod window;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -31,12 +33,12 @@ use vigil_kql_functions::{CallContext, KqlColumn, KqlType, Value};
 use vigil_kql_syntax::ast::{self, ExprKind, LetValue, Operator, OperatorKind, Statement};
 use vigil_kql_syntax::{Code, Span, suggest};
 
-use scope::{Binding, Scope, UserFunction};
+use scope::{Binding, SavedFunctionText, Scope, UserFunction};
 pub use scope::{Bound, Row};
 
-use crate::catalog::Catalog;
 use crate::error::{BindError, BindResult};
 use crate::relation::{Relation, alias, column_expr};
+use vigil_catalog::Catalog;
 
 /// Runs a plan while binding, for operators whose output depends on data.
 pub trait Executor {
@@ -67,6 +69,10 @@ pub struct Binder<'a> {
     /// Columns that grouping operators partition by and projections keep: the row id of an
     /// enclosing `mv-apply`.
     partition_keys: Vec<String>,
+    /// The catalog's saved functions parsed so far (`None`: the catalog has no such function).
+    saved_functions: RefCell<HashMap<String, Option<Rc<UserFunction>>>>,
+    /// Where `externaldata` reads documents from, if anywhere.
+    external_data: Option<std::sync::Arc<dyn crate::ExternalData>>,
     next_id: usize,
 }
 
@@ -83,14 +89,65 @@ impl<'a> Binder<'a> {
             extra_results: Vec::new(),
             context_inputs: Vec::new(),
             partition_keys: Vec::new(),
+            saved_functions: RefCell::new(HashMap::new()),
+            external_data: None,
             next_id: 0,
         }
+    }
+
+    /// Lets `externaldata` read documents from `source`.
+    pub fn with_external_data(mut self, source: Option<std::sync::Arc<dyn crate::ExternalData>>) -> Binder<'a> {
+        self.external_data = source;
+        self
     }
 
     /// Values for `declare query_parameters`, supplied by the caller.
     pub fn with_parameters(mut self, parameters: HashMap<String, Value>) -> Binder<'a> {
         self.parameters = parameters;
         self
+    }
+
+    /// What a name means: a `let` binding in scope, else a saved function of the catalog.
+    pub(crate) fn lookup(&self, name: &str) -> Option<Binding> {
+        if let Some(binding) = self.scope.lookup(name) {
+            return Some(binding.clone());
+        }
+        self.saved_function(name).map(Binding::Function)
+    }
+
+    /// A saved function of the catalog, parsed once per query. Saved functions see the
+    /// catalog, not the query's `let`s.
+    fn saved_function(&self, name: &str) -> Option<Rc<UserFunction>> {
+        if let Some(known) = self.saved_functions.borrow().get(name) {
+            return known.clone();
+        }
+        let parsed = self.catalog.function(name).map(|saved| {
+            let (text, body_offset) = saved.as_let_statement();
+            let parsed = vigil_kql_syntax::parse(&text);
+            let definition = parsed.query.statements.into_iter().find_map(|statement| match statement {
+                Statement::Let(ast::LetStatement { value: LetValue::Function(definition), .. }) => Some(definition),
+                _ => None,
+            });
+            let mut diagnostics = parsed.diagnostics;
+            let definition = definition.unwrap_or_else(|| {
+                if diagnostics.is_empty() {
+                    diagnostics.push(vigil_kql_syntax::Diagnostic::error(
+                        Code::UnexpectedToken,
+                        Span::new(body_offset, body_offset),
+                        "the function's text is not a function definition",
+                    ));
+                }
+                placeholder_definition()
+            });
+            Rc::new(UserFunction {
+                name: saved.name.clone(),
+                definition,
+                scope: Scope::default(),
+                saved: Some(Rc::new(SavedFunctionText { text, body_offset, diagnostics })),
+            })
+        });
+        self.saved_functions.borrow_mut().insert(name.to_string(), parsed.clone());
+        parsed
     }
 
     /// A fresh name for an internal column; KQL names cannot contain `$`.
@@ -166,6 +223,7 @@ impl<'a> Binder<'a> {
                 name: name.clone(),
                 definition: definition.clone(),
                 scope: self.scope.clone(),
+                saved: None,
             })),
             LetValue::Expr(expr) => {
                 if self.is_tabular(expr) {
@@ -187,20 +245,20 @@ impl<'a> Binder<'a> {
         match &expr.kind {
             ExprKind::Pipe { .. } | ExprKind::Source(_) | ExprKind::ContextInput => true,
             ExprKind::Parenthesized(inner) => self.is_tabular(inner),
-            ExprKind::Name(ident) => match self.scope.lookup(&ident.name) {
+            ExprKind::Name(ident) => match self.lookup(&ident.name) {
                 Some(Binding::Tabular(_)) => true,
                 Some(Binding::Function(function)) => {
-                    function.definition.parameters.is_empty() && self.body_is_tabular(function)
+                    callable_without_arguments(&function) && self.body_is_tabular(&function)
                 }
                 Some(Binding::Scalar(_)) => false,
                 None => self.catalog.table(&ident.name).is_some(),
             },
-            ExprKind::Call { function, .. } => match self.scope.lookup(&function.name) {
-                Some(Binding::Function(user)) => self.body_is_tabular(user),
+            ExprKind::Call { function, .. } => match self.lookup(&function.name) {
+                Some(Binding::Function(user)) => self.body_is_tabular(&user),
                 Some(_) => false,
                 None => matches!(
                     function.name.as_str(),
-                    "materialize" | "table" | "view" | "database" | "cluster" | "workspace" | "app"
+                    "materialize" | "table" | "view" | "database" | "cluster" | "workspace" | "app" | "_GetWatchlist"
                 ),
             },
             _ => false,
@@ -251,9 +309,9 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_table_name(&mut self, name: &str, span: Span) -> BindResult<Relation> {
-        match self.scope.lookup(name).cloned() {
+        match self.lookup(name) {
             Some(Binding::Tabular(relation)) => return Ok(relation),
-            Some(Binding::Function(function)) if function.definition.parameters.is_empty() => {
+            Some(Binding::Function(function)) if callable_without_arguments(&function) => {
                 return self.call_user_function(&function, &[], span, &Row::default()).and_then(|r| match r {
                     FunctionResult::Tabular(mut relation) => {
                         relation.name.get_or_insert_with(|| name.to_string());
@@ -278,7 +336,8 @@ impl<'a> Binder<'a> {
             None => {
                 let mut candidates = self.catalog.table_names();
                 candidates.extend(self.scope.tabular_names());
-                let mut error = BindError::new(Code::UnknownName, span, format!("unknown table '{name}'"));
+                candidates.extend(self.catalog.function_names());
+                let mut error = BindError::new(Code::UnknownTable, span, format!("unknown table or function '{name}'"));
                 if let Some(candidate) = suggest(name, candidates.iter().map(String::as_str)) {
                     error = error.with_help(format!("did you mean '{candidate}'?"));
                 }
@@ -289,7 +348,7 @@ impl<'a> Binder<'a> {
 
     /// A scan of a catalog table, with its columns named as KQL names them. Nullable string
     /// columns read null as empty, since KQL strings are never null.
-    pub(crate) fn scan_table(&mut self, table: &crate::catalog::Table) -> BindResult<Relation> {
+    pub(crate) fn scan_table(&mut self, table: &vigil_catalog::Table) -> BindResult<Relation> {
         let source = datafusion::datasource::provider_as_source(table.provider.clone());
         let plan = LogicalPlanBuilder::scan(table.name.as_str(), source, None)
             .and_then(|b| b.build())
@@ -318,12 +377,17 @@ impl<'a> Binder<'a> {
         let plan = LogicalPlanBuilder::from(plan).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
         let mut relation = Relation::new(plan, table.columns.clone());
         relation.name = Some(table.name.clone());
-        relation.aliases = table.aliases.clone();
+        relation.open = table.open;
         Ok(relation)
     }
 
-    fn bind_tabular_call(&mut self, function: &ast::Ident, args: &[ast::Argument], span: Span) -> BindResult<Relation> {
-        if let Some(Binding::Function(user)) = self.scope.lookup(&function.name).cloned() {
+    pub(crate) fn bind_tabular_call(
+        &mut self,
+        function: &ast::Ident,
+        args: &[ast::Argument],
+        span: Span,
+    ) -> BindResult<Relation> {
+        if let Some(Binding::Function(user)) = self.lookup(&function.name) {
             return match self.call_user_function(&user, args, span, &Row::default())? {
                 FunctionResult::Tabular(relation) => Ok(relation),
                 FunctionResult::Scalar(_) => Err(BindError::new(
@@ -342,14 +406,32 @@ impl<'a> Binder<'a> {
                 self.materialize(relation)
             }
             "table" | "view" => {
-                let name = match args.first().map(|a| &a.value.kind) {
-                    Some(ExprKind::Literal(ast::Literal::String(name))) => name.clone(),
+                // The name may be any constant string: `table(tableName)` with a `let`.
+                let name = match args.first() {
+                    Some(arg) if arg.name.is_none() => {
+                        let bound = self.bind_expr(&arg.value, &Row::default())?;
+                        match self.fold_constant(bound).constant {
+                            Some(Value::String(name)) => name,
+                            _ => {
+                                return Err(BindError::new(
+                                    Code::BadArguments,
+                                    span,
+                                    "table() takes a table name as a constant string",
+                                ));
+                            }
+                        }
+                    }
                     _ => {
-                        return Err(BindError::new(Code::BadArguments, span, "table() takes a table name as a string"));
+                        return Err(BindError::new(
+                            Code::BadArguments,
+                            span,
+                            "table() takes a table name as a constant string",
+                        ));
                     }
                 };
                 self.bind_table_name(&name, span)
             }
+            "_GetWatchlist" => self.bind_get_watchlist(args, span),
             "database" | "cluster" | "workspace" | "app" => Err(BindError::new(
                 Code::Unsupported,
                 span,
@@ -357,8 +439,9 @@ impl<'a> Binder<'a> {
             )),
             _ => {
                 let mut error =
-                    BindError::new(Code::UnknownName, function.span, format!("unknown function '{}'", function.name));
-                let candidates = self.scope.names();
+                    BindError::new(Code::UnknownTable, function.span, format!("unknown function '{}'", function.name));
+                let mut candidates = self.scope.names();
+                candidates.extend(self.catalog.function_names());
                 if let Some(candidate) = suggest(&function.name, candidates.iter().map(String::as_str)) {
                     error = error.with_help(format!("did you mean '{candidate}'?"));
                 }
@@ -392,6 +475,19 @@ impl<'a> Binder<'a> {
         span: Span,
         row: &Row,
     ) -> BindResult<FunctionResult> {
+        // The arguments are bound in the caller's text; the body of a saved function in its own,
+        // so problems found there are told at the call, with where they are in the function.
+        let saved = function.saved.clone();
+        let located = |diagnostic: &vigil_kql_syntax::Diagnostic, saved: &SavedFunctionText| {
+            let mut error = BindError::new(diagnostic.code, span, saved.locate(&function.name, diagnostic));
+            error.0.help = diagnostic.help.clone();
+            error
+        };
+        if let Some(saved) = &saved
+            && let Some(first) = saved.diagnostics.first()
+        {
+            return Err(located(first, saved));
+        }
         let parameters = &function.definition.parameters;
         if args.len() > parameters.len() {
             return Err(BindError::new(
@@ -425,6 +521,7 @@ impl<'a> Binder<'a> {
                 name: function.name.clone(),
                 definition: function.definition.clone(),
                 scope: function.scope.clone(),
+                saved: function.saved.clone(),
             })),
         );
         for (parameter, value) in parameters.iter().zip(assigned) {
@@ -467,10 +564,13 @@ impl<'a> Binder<'a> {
             };
             scope = scope.with(&parameter.name.name, binding);
         }
-        let saved = std::mem::replace(&mut self.scope, scope);
+        let caller_scope = std::mem::replace(&mut self.scope, scope);
         let result = self.bind_function_body(&function.definition.body, row);
-        self.scope = saved;
-        result
+        self.scope = caller_scope;
+        match &saved {
+            Some(saved) => result.map_err(|error| located(&error.0, saved)),
+            None => result,
+        }
     }
 
     fn bind_function_body(&mut self, body: &ast::FunctionBody, row: &Row) -> BindResult<FunctionResult> {
@@ -521,7 +621,9 @@ impl<'a> Binder<'a> {
             OperatorKind::MvApply(apply) => self.bind_mv_apply(needs_input(input)?, apply),
             OperatorKind::MakeSeries(series) => self.bind_make_series(needs_input(input)?, series),
             OperatorKind::Datatable { columns, values } => self.bind_datatable(columns, values, operator.span),
-            OperatorKind::ExternalData { columns, uris } => self.bind_externaldata(columns, uris),
+            OperatorKind::ExternalData { columns, uris, properties } => {
+                self.bind_externaldata(columns, uris, properties)
+            }
             OperatorKind::Print(items) => self.bind_print(items),
             OperatorKind::Range { column, from, to, step } => self.bind_range(column, from, to, step),
             OperatorKind::Search { options, tables, predicate } => self.bind_search(input, options, tables, predicate),
@@ -573,6 +675,23 @@ impl<'a> Binder<'a> {
             return Bound { expr: simplified.expect("checked"), ty: bound.ty, constant: Some(value) };
         }
         bound
+    }
+}
+
+/// A function called by its name alone: it has no parameters, or a default for each.
+fn callable_without_arguments(function: &UserFunction) -> bool {
+    function.definition.parameters.iter().all(|p| p.default.is_some())
+}
+
+/// The definition of a saved function whose text does not parse: never bound, since calls
+/// report the parser's diagnostics first.
+fn placeholder_definition() -> ast::FunctionDefinition {
+    let nothing = ast::Expr::new(ExprKind::Error, Span::default());
+    ast::FunctionDefinition {
+        parameters: Vec::new(),
+        body: ast::FunctionBody { lets: Vec::new(), result: Box::new(nothing) },
+        is_view: false,
+        span: Span::default(),
     }
 }
 

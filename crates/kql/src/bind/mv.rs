@@ -275,7 +275,7 @@ impl Binder<'_> {
         }
         let plan = LogicalPlanBuilder::from(joined).project(exprs).and_then(|b| b.build()).map_err(BindError::plan)?;
         let mut relation = Relation::new(plan, columns);
-        relation.aliases = input.aliases.clone();
+        relation.open = input.open;
         Ok(relation)
     }
 

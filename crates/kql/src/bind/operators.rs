@@ -86,7 +86,7 @@ impl Binder<'_> {
     /// The members of a call to a function that returns several columns (`series_stats`).
     fn tuple_call(&self, expr: &ast::Expr) -> Option<&'static [(&'static str, KqlType)]> {
         let ExprKind::Call { function, .. } = &expr.kind else { return None };
-        if self.scope.lookup(&function.name).is_some() {
+        if self.lookup(&function.name).is_some() {
             return None;
         }
         Registry::global().scalar_function(&function.name).and_then(|f| f.tuple)
@@ -158,7 +158,9 @@ impl Binder<'_> {
                 columns.push(key);
             }
         }
-        windowed.as_ref().unwrap_or(&input).project(exprs, columns)
+        let mut projected = windowed.as_ref().unwrap_or(&input).project(exprs, columns)?;
+        projected.open = None;
+        Ok(projected)
     }
 
     /// The partition keys (of an enclosing `mv-apply`) that this relation carries.
@@ -236,20 +238,23 @@ impl Binder<'_> {
         kept_names.extend(self.partition_keys.iter().cloned());
         let kept: Vec<&str> =
             input.columns.iter().map(|c| c.name.as_str()).filter(|n| kept_names.iter().any(|k| k == n)).collect();
-        input.select(&kept)
+        let mut relation = input.select(&kept)?;
+        relation.open = None;
+        Ok(relation)
     }
 
     /// The input's columns that the names and wildcard patterns match; a plain name that
-    /// matches nothing is an error.
+    /// matches nothing is an error, unless it is an unlisted column of the input's open part.
     fn match_columns(&self, input: &Relation, patterns: &[ast::Expr]) -> BindResult<Vec<String>> {
         let mut matched = Vec::new();
         for pattern in patterns {
             match &pattern.kind {
                 ExprKind::Name(ident) => {
-                    if input.column(&ident.name).is_none() {
+                    if input.column(&ident.name).is_some() {
+                        matched.push(ident.name.clone());
+                    } else if input.open.and_then(|open| open.type_of(&ident.name)).is_none() {
                         return Err(unknown_column(&ident.name, ident.span, input));
                     }
-                    matched.push(ident.name.clone());
                 }
                 ExprKind::Wildcard(wildcard) => {
                     matched.extend(
@@ -273,6 +278,10 @@ impl Binder<'_> {
         input: Relation,
         pairs: &[(ast::Ident, ast::Ident)],
     ) -> BindResult<Relation> {
+        let mut input = input;
+        for (_, old) in pairs {
+            input = input.with_open_column(&old.name)?.ok_or_else(|| unknown_column(&old.name, old.span, &input))?;
+        }
         let mut columns = input.columns.clone();
         for (new, old) in pairs {
             let Some(column) = columns.iter_mut().find(|c| c.name == old.name) else {
@@ -338,7 +347,9 @@ impl Binder<'_> {
                 }
             }
         }
-        input.select(&names.iter().map(String::as_str).collect::<Vec<_>>())
+        let mut relation = input.select(&names.iter().map(String::as_str).collect::<Vec<_>>())?;
+        relation.open = None;
+        Ok(relation)
     }
 
     pub(crate) fn bind_count(&mut self, input: Relation, name: Option<&ast::Ident>) -> BindResult<Relation> {
@@ -409,8 +420,9 @@ impl Binder<'_> {
         self.limit_rows(input, sorts, n)
     }
 
-    pub(crate) fn bind_distinct(&mut self, input: Relation, items: &[ast::Expr]) -> BindResult<Relation> {
-        if matches!(items, [item] if matches!(&item.kind, ExprKind::Wildcard(w) if w == "*")) {
+    pub(crate) fn bind_distinct(&mut self, input: Relation, items: &[ast::Assignment]) -> BindResult<Relation> {
+        if matches!(items, [item] if item.names.is_empty() && matches!(&item.value.kind, ExprKind::Wildcard(w) if w == "*"))
+        {
             let plan = LogicalPlanBuilder::from(input.plan.clone())
                 .distinct()
                 .and_then(|b| b.build())
@@ -422,9 +434,12 @@ impl Binder<'_> {
         let mut groups: Vec<Expr> = columns.iter().map(|k| column_expr(&k.name)).collect();
         let mut names = DefaultNames::default();
         for item in items {
-            let bound = self.bind_expr(item, &row)?;
-            let name =
-                result_name(item, &row, CallKind::Scalar).unwrap_or_else(|| names.next(|n| row.get(n).is_some()));
+            let bound = self.bind_expr(&item.value, &row)?;
+            let name = match item.names.as_slice() {
+                [name] => name.name.clone(),
+                _ => result_name(&item.value, &row, CallKind::Scalar)
+                    .unwrap_or_else(|| names.next(|n| row.get(n).is_some())),
+            };
             let name = unique_name(&name, |n| columns.iter().any(|c: &KqlColumn| c.name == n));
             groups.push(bound.expr.alias(&name));
             columns.push(KqlColumn::new(name, bound.ty));
@@ -490,7 +505,8 @@ impl Binder<'_> {
         count: &ast::Expr,
         column: &ast::Expr,
     ) -> BindResult<Relation> {
-        let distinct = self.bind_distinct(input, std::slice::from_ref(column))?;
+        let item = ast::Assignment { names: Vec::new(), value: column.clone(), span: column.span };
+        let distinct = self.bind_distinct(input, std::slice::from_ref(&item))?;
         self.bind_take(distinct, count)
     }
 
@@ -520,7 +536,7 @@ impl Binder<'_> {
         let ExprKind::Call { function, args } = &call.kind else {
             return Err(BindError::new(Code::UnexpectedToken, call.span, "invoke takes a function call"));
         };
-        let Some(Binding::Function(_)) = self.scope.lookup(&function.name) else {
+        let Some(Binding::Function(_)) = self.lookup(&function.name) else {
             return Err(BindError::new(
                 Code::UnknownName,
                 function.span,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use serde_json::Value as Json;
+use vigil_catalog::OpenColumns;
 use vigil_kql_functions::value::{ColumnReader, ValueBuilder, convert};
 use vigil_kql_functions::{KqlColumn, KqlType, Value};
 use vigil_kql_syntax::ast::{self, ExprKind};
@@ -51,9 +52,12 @@ impl Binder<'_> {
             }
         }
         let arrays = builders.into_iter().map(ValueBuilder::finish).collect();
-        let batch = datafusion::arrow::record_batch::RecordBatch::try_new(
+        // A plugin may make no columns at all (bag_unpack of the only column, over no rows): the
+        // batch then says how many rows it has.
+        let batch = datafusion::arrow::record_batch::RecordBatch::try_new_with_options(
             vigil_kql_functions::types::arrow_schema(&columns),
             arrays,
+            &datafusion::arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(rows.len())),
         )
         .map_err(|e| BindError::plan(e.into()))?;
         self.relation_of_batches(columns, vec![batch])
@@ -71,7 +75,16 @@ impl Binder<'_> {
         let input =
             input.ok_or_else(|| BindError::new(Code::UnexpectedToken, call.span, "evaluate needs an input table"))?;
         match function.name.as_str() {
-            "bag_unpack" => self.bag_unpack(input, args, output_schema, call.span),
+            // The columns these plugins make come from the data: a query may name any of them
+            // (Kusto's own analysis treats their output as open), and over rows without them
+            // they read empty.
+            "bag_unpack" => {
+                let mut unpacked = self.bag_unpack(input, args, output_schema, call.span)?;
+                if output_schema.is_none() {
+                    unpacked.open = Some(OpenColumns::Any(KqlType::Dynamic));
+                }
+                Ok(unpacked)
+            }
             "pivot" => self.pivot(input, args, call.span),
             "narrow" => self.narrow(input),
             "schema_merge" => self.schema_merge(input, args),
@@ -268,7 +281,9 @@ impl Binder<'_> {
         let Some(rows) = self.rows_of(&long)? else {
             let mut columns: Vec<KqlColumn> = long.columns[..keys.len()].to_vec();
             columns.retain(|c| c.name != "$value");
-            return self.relation_of_rows(columns, &[]);
+            let mut pivoted = self.relation_of_rows(columns, &[])?;
+            pivoted.open = Some(OpenColumns::Any(value_type));
+            return Ok(pivoted);
         };
         let mut values: Vec<String> = rows.iter().map(|r| r[keys.len()].to_kql_string()).collect();
         values.sort();
@@ -295,7 +310,9 @@ impl Binder<'_> {
                 key
             })
             .collect();
-        self.relation_of_rows(columns, &output)
+        let mut pivoted = self.relation_of_rows(columns, &output)?;
+        pivoted.open = Some(OpenColumns::Any(value_type));
+        Ok(pivoted)
     }
 
     fn narrow(&mut self, input: Relation) -> BindResult<Relation> {

@@ -4,6 +4,7 @@
 use std::rc::Rc;
 
 use datafusion::logical_expr::Expr;
+use vigil_catalog::OpenColumns;
 use vigil_kql_functions::{KqlType, Value};
 use vigil_kql_syntax::ast::FunctionDefinition;
 
@@ -43,6 +44,31 @@ pub struct UserFunction {
     pub name: String,
     pub definition: FunctionDefinition,
     pub scope: Scope,
+    /// Set for a workspace's saved function, whose spans point into its own text.
+    pub saved: Option<Rc<SavedFunctionText>>,
+}
+
+/// The text a saved function was parsed from, to say where in it a problem is.
+pub struct SavedFunctionText {
+    pub text: String,
+    /// Where the body starts in `text`.
+    pub body_offset: usize,
+    /// What the parser found wrong with it.
+    pub diagnostics: Vec<vigil_kql_syntax::Diagnostic>,
+}
+
+impl SavedFunctionText {
+    /// A problem inside the function, told at the call: which function, where in its body.
+    pub fn locate(&self, function: &str, diagnostic: &vigil_kql_syntax::Diagnostic) -> String {
+        let start = (diagnostic.span.start as usize).min(self.text.len());
+        if start < self.body_offset {
+            return format!("the parameters of function '{function}' are not valid: {}", diagnostic.message);
+        }
+        let before = &self.text[self.body_offset..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        format!("in function '{function}', line {line}, column {column} of its body: {}", diagnostic.message)
+    }
 }
 
 /// An immutable list of bindings; `with` makes a new scope sharing the old one.
@@ -115,8 +141,8 @@ pub struct RowColumn {
 #[derive(Debug, Clone, Default)]
 pub struct Row {
     pub columns: Vec<RowColumn>,
-    /// Other names of columns, resolvable but not part of the row's output.
-    pub aliases: Vec<RowColumn>,
+    /// How names the row does not list resolve (see `Relation::open`).
+    pub open: Option<OpenColumns>,
 }
 
 impl Row {
@@ -126,21 +152,18 @@ impl Row {
             ty: c.ty,
             expr: column_expr(&c.name),
         };
-        Row {
-            columns: relation.columns.iter().map(column).collect(),
-            aliases: relation
-                .aliases
-                .iter()
-                .filter(|(alias, _)| relation.column(alias).is_none())
-                .filter_map(|(alias, target)| {
-                    relation.column(target).map(|c| RowColumn { name: alias.clone(), ..column(c) })
-                })
-                .collect(),
-        }
+        Row { columns: relation.columns.iter().map(column).collect(), open: relation.open }
     }
 
+    /// A listed column.
     pub fn get(&self, name: &str) -> Option<&RowColumn> {
-        self.columns.iter().find(|c| c.name == name).or_else(|| self.aliases.iter().find(|c| c.name == name))
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// An unlisted column of the row's open part: a typed empty value.
+    pub fn open_column(&self, name: &str) -> Option<RowColumn> {
+        let ty = self.open?.type_of(name)?;
+        Some(RowColumn { name: name.to_string(), ty, expr: crate::relation::null_of(ty) })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

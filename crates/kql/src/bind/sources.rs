@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder, lit};
+use vigil_catalog::OpenColumns;
 use vigil_kql_functions::conversion::convert;
 use vigil_kql_functions::value::ValueBuilder;
 use vigil_kql_functions::{KqlColumn, KqlType, TypedExpr, Value};
@@ -17,7 +17,7 @@ use super::Binder;
 use super::operators::wildcard_match;
 use super::scope::Row;
 use crate::error::{BindError, BindResult};
-use crate::nodes::{Transform, TransformNode};
+use crate::nodes::TransformNode;
 use crate::relation::{Relation, column_expr, null_of};
 
 /// More rows than this from `range` is almost certainly a mistake.
@@ -125,11 +125,19 @@ impl Binder<'_> {
         options: &[ast::OperatorOption],
         tables: &[ast::Expr],
     ) -> BindResult<Relation> {
+        // `isfuzzy=true`: legs that do not resolve (a table or parser the workspace lacks) are
+        // left out, as long as one leg resolves.
+        let fuzzy = options.iter().any(|o| {
+            o.name.name == "isfuzzy"
+                && (o.value.as_name().is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                    || matches!(&o.value.kind, ExprKind::Literal(ast::Literal::Bool(Some(true)))))
+        });
         let mut inputs: Vec<Relation> = input.into_iter().collect();
+        let mut first_failure = None;
         for (index, table) in tables.iter().enumerate() {
             match &table.kind {
                 ExprKind::Wildcard(pattern) => {
-                    let mut names = self.catalog.table_names();
+                    let mut names = self.catalog.populated_table_names();
                     names.extend(self.scope.tabular_names());
                     names.sort();
                     names.dedup();
@@ -137,15 +145,46 @@ impl Binder<'_> {
                         inputs.push(self.bind_table_name(&name, table.span)?);
                     }
                 }
-                _ => {
-                    let mut relation = self.bind_tabular(table)?;
-                    if relation.name.is_none() {
-                        relation.name = Some(format!("union_arg{index}"));
+                _ => match self.bind_tabular(table) {
+                    Ok(mut relation) => {
+                        if relation.name.is_none() {
+                            relation.name = Some(format!("union_arg{index}"));
+                        }
+                        inputs.push(relation);
                     }
-                    inputs.push(relation);
-                }
+                    Err(error) if fuzzy => {
+                        // When no leg resolves, a leg that resolved but failed inside says more
+                        // than one that does not exist.
+                        let leg = match &table.kind {
+                            ExprKind::Name(ident) => Some(ident.name.as_str()),
+                            ExprKind::Call { function, .. } => Some(function.name.as_str()),
+                            _ => None,
+                        };
+                        let missing = error.0.code == Code::UnknownTable
+                            && leg.is_some_and(|leg| error.0.message.ends_with(&format!(" '{leg}'")));
+                        let inside = !missing;
+                        if first_failure.as_ref().is_none_or(|(_, was_inside)| inside && !was_inside) {
+                            first_failure = Some((error, inside));
+                        }
+                    }
+                    Err(error) => return Err(error),
+                },
             }
         }
+        match first_failure {
+            // A leg that exists but does not bind here is a source this workspace does not
+            // collect (an ASIM source parser whose table is absent). When every leg is such a
+            // source, the union is empty, open to the columns its readers name: what Sentinel's
+            // `*_Empty` ASIM parsers ensure there, which Vigil does not ship.
+            Some((_, true)) if inputs.is_empty() => {
+                let mut empty = self.relation_of_batches(Vec::new(), Vec::new())?;
+                empty.open = Some(OpenColumns::Unknown);
+                return Ok(empty);
+            }
+            Some((error, false)) if inputs.is_empty() => return Err(error),
+            _ => {}
+        }
+        let legs_left_out = first_failure.is_some();
         let mut inner = false;
         let mut source_column = None;
         for option in options {
@@ -153,10 +192,21 @@ impl Binder<'_> {
                 ("kind", Some("inner")) => inner = true,
                 ("kind", Some("outer")) => inner = false,
                 ("withsource" | "with_source", Some(name)) => source_column = Some(name.to_string()),
+                // `withsource='SourceTable'`, as Sentinel's parsers write it.
+                ("withsource" | "with_source", None) => {
+                    if let ExprKind::Literal(Literal::String(name)) = &option.value.kind {
+                        source_column = Some(name.clone());
+                    }
+                }
                 _ => {}
             }
         }
-        union_relations(inputs, inner, source_column.as_deref())
+        let mut relation = union_relations(inputs, inner, source_column.as_deref())?;
+        // The legs left out would have added their columns: which, nobody knows here.
+        if legs_left_out {
+            relation.open = OpenColumns::merge(relation.open, Some(OpenColumns::Unknown));
+        }
+        Ok(relation)
     }
 
     pub(crate) fn bind_search(
@@ -172,7 +222,7 @@ impl Binder<'_> {
         if let Some(input) = input {
             candidates.push(input);
         } else if tables.is_empty() {
-            let mut names = self.catalog.table_names();
+            let mut names = self.catalog.populated_table_names();
             names.extend(self.scope.tabular_names());
             for name in names {
                 candidates.push(self.bind_table_name(&name, predicate.span)?);
@@ -211,16 +261,49 @@ impl Binder<'_> {
         &mut self,
         columns: &[ast::ColumnDeclaration],
         uris: &[ast::Expr],
+        properties: &[ast::OperatorOption],
     ) -> BindResult<Relation> {
         let columns = declared_columns(columns);
-        let uri = match uris.first().map(|u| &u.kind) {
-            Some(ExprKind::Literal(Literal::String(uri))) => uri.clone(),
-            _ => String::from("(no URI)"),
-        };
+        let mut constant_uris = Vec::new();
+        for uri in uris {
+            let bound = self.bind_expr(uri, &Row::default())?;
+            match self.fold_constant(bound).constant {
+                Some(Value::String(text)) => constant_uris.push(text),
+                _ => {
+                    return Err(BindError::new(
+                        Code::BadArguments,
+                        uri.span,
+                        "externaldata takes its URIs as constant strings",
+                    ));
+                }
+            }
+        }
+        let mut format = None;
+        let mut ignore_first_record = false;
+        for property in properties {
+            let bound = self.bind_expr(&property.value, &Row::default())?;
+            let value = self.fold_constant(bound).constant;
+            match (property.name.name.to_ascii_lowercase().as_str(), value) {
+                ("format", Some(Value::String(name))) => {
+                    crate::external::Format::of(Some(&name), "")
+                        .map_err(|m| BindError::new(Code::BadArguments, property.value.span, m))?;
+                    format = Some(name);
+                }
+                ("ignorefirstrecord", Some(Value::Bool(flag))) => ignore_first_record = flag,
+                _ => {}
+            }
+        }
         let empty = LogicalPlanBuilder::empty(false).build().map_err(BindError::plan)?;
         let schema = DFSchema::try_from(vigil_kql_functions::types::arrow_schema(&columns).as_ref().clone())
             .map_err(BindError::plan)?;
-        let plan = TransformNode::plan(empty, Arc::new(schema), Arc::new(ExternalData { uri }));
+        let rows = crate::external::ExternalRows {
+            uris: constant_uris,
+            format,
+            ignore_first_record,
+            columns: columns.clone(),
+            source: self.external_data.clone(),
+        };
+        let plan = TransformNode::plan(empty, Arc::new(schema), Arc::new(rows));
         Ok(Relation::new(plan, columns))
     }
 }
@@ -311,13 +394,7 @@ pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column:
     }
     let plan = builder.build().map_err(BindError::plan)?;
     let mut relation = Relation::new(plan, output_columns);
-    // An alias that every input has still names the same column.
-    relation.aliases = inputs
-        .first()
-        .map(|first| {
-            first.aliases.iter().filter(|alias| inputs.iter().all(|r| r.aliases.contains(alias))).cloned().collect()
-        })
-        .unwrap_or_default();
+    relation.open = inputs.iter().fold(None, |open, input| OpenColumns::merge(open, input.open));
     Ok(relation)
 }
 
@@ -373,27 +450,4 @@ fn range_values(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>,
         }
     }
     Ok(values)
-}
-
-/// `externaldata` binds (its schema is declared) but cannot run: there is no outside storage.
-#[derive(Debug)]
-struct ExternalData {
-    uri: String,
-}
-
-impl Transform for ExternalData {
-    fn name(&self) -> &str {
-        "externaldata"
-    }
-
-    fn per_batch(&self) -> bool {
-        false
-    }
-
-    fn apply(&self, _batches: Vec<RecordBatch>, _schema: &SchemaRef) -> datafusion::common::Result<Vec<RecordBatch>> {
-        Err(datafusion::error::DataFusionError::Execution(format!(
-            "externaldata cannot read {}: Vigil does not fetch data from outside storage; ingest it into a table instead",
-            self.uri
-        )))
-    }
 }

@@ -75,7 +75,11 @@ pub async fn query(store: &Arc<Store>, text: &str) -> Vec<Vec<Value>> {
 }
 
 /// The rows of a query's first result over `catalog` (a view of the store's tables).
-pub async fn query_catalog(store: &Arc<Store>, catalog: Arc<dyn vigil_kql::Catalog>, text: &str) -> Vec<Vec<Value>> {
+pub async fn query_catalog(
+    store: &Arc<Store>,
+    catalog: Arc<dyn vigil_catalog::Catalog>,
+    text: &str,
+) -> Vec<Vec<Value>> {
     let engine = engine_for(store);
     let result = engine.run(text, catalog, RunOptions::default()).await;
     let result = result.unwrap_or_else(|e| panic!("query `{text}` failed: {e:?}"));
@@ -99,7 +103,7 @@ pub async fn event_ids(store: &Arc<Store>, text: &str) -> Vec<i64> {
 }
 
 /// The `EventID`s a query over `catalog` returns, sorted.
-pub async fn event_ids_in(store: &Arc<Store>, catalog: Arc<dyn vigil_kql::Catalog>, text: &str) -> Vec<i64> {
+pub async fn event_ids_in(store: &Arc<Store>, catalog: Arc<dyn vigil_catalog::Catalog>, text: &str) -> Vec<i64> {
     let mut ids: Vec<i64> = query_catalog(store, catalog, &format!("{text} | project EventID"))
         .await
         .into_iter()
