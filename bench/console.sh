@@ -19,7 +19,7 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk >/dev/null
 fi
 if [ ! -d console/node_modules/playwright-core ]; then
-  (cd console && npm install --no-audit --no-fund --loglevel=error)
+  (cd console && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

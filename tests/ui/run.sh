@@ -35,29 +35,12 @@ if ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || ! fc-list 2>/dev/null | g
 fi
 
 cd "$repo/console"
-# Not `npm ci`: it wants every platform's optional packages (rollup's) in the lock, and the lock
-# holds only the Linux ones. A plain `npm install` into an empty node_modules now writes the other
-# platforms' entries into the lock, so the install is `--no-save` (exactly what the lock says, lock
-# untouched), and the lock is checked against package.json here instead.
-npm install --no-save --no-audit --no-fund --loglevel=error
-node -e '
-  const pkg = require("./package.json");
-  const root = require("./package-lock.json").packages[""];
-  const stale = [];
-  for (const field of ["dependencies", "devDependencies"]) {
-    const want = pkg[field] ?? {};
-    const have = root[field] ?? {};
-    for (const name of new Set([...Object.keys(want), ...Object.keys(have)])) {
-      if (want[name] !== have[name]) stale.push(`${field}.${name}: package.json ${want[name]}, lock ${have[name]}`);
-    }
-  }
-  if (stale.length) {
-    console.error(`console/package-lock.json is out of date with package.json:\n  ${stale.join("\n  ")}`);
-    process.exit(1);
-  }
-'
+# The lock holds every platform's optional packages (rollup's native builds) with their integrity
+# and no registry addresses, so `npm ci` installs exactly it from whichever registry npm is set to,
+# and refuses a lock that disagrees with package.json.
+npm ci --no-audit --no-fund --loglevel=error
 if ! git -C "$repo" diff --quiet -- console/package-lock.json; then
-  echo "npm install changed console/package-lock.json" >&2
+  echo "npm ci changed console/package-lock.json" >&2
   exit 1
 fi
 # The binary embeds console/dist: it must be exactly what the sources build to.
