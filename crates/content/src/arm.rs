@@ -12,7 +12,7 @@ use vigil_control::{NewWatchlist, SavedFunction};
 use vigil_detect::parse_rule;
 
 use crate::ContentError;
-use crate::read::{Content, HuntingQuery, Reading, is_custom_log_name, read_workbook, uuid_like};
+use crate::read::{Content, HuntingQuery, Reading, is_custom_log_name, read_workbook, stable_id};
 
 /// A template's variables and parameters, for evaluating its expressions.
 #[derive(Default)]
@@ -288,7 +288,7 @@ fn read_saved_search(file: &str, name: &str, properties: &Json, template: &Templ
     reading.add(
         file,
         Content::Hunting(HuntingQuery {
-            id: if name.is_empty() { uuid_like(&display) } else { name.to_string() },
+            id: if name.is_empty() { stable_id("hunting", &display) } else { name.to_string() },
             description: tag("description").join(", "),
             name: display,
             query,
@@ -314,7 +314,7 @@ fn read_watchlist(
     let alias = match text("watchlistAlias") {
         alias if !alias.is_empty() => alias,
         _ if !name.is_empty() => name.to_string(),
-        _ => uuid_like(&display_name).replace("hunting-", "watchlist-"),
+        _ => stable_id("watchlist", &display_name),
     };
     let watchlist = NewWatchlist {
         alias,

@@ -282,7 +282,7 @@ fn read_hunting(path: &str, document: &Yaml, reading: &mut Reading) -> Result<()
     let mut techniques = list("relevantTechniques");
     techniques.extend(list("techniques"));
     let id = match text("id") {
-        id if id.is_empty() => uuid_like(&name),
+        id if id.is_empty() => stable_id("hunting", &name),
         id => id,
     };
     reading.add(
@@ -306,12 +306,12 @@ pub fn hunting_query_text(text: &str) -> Option<String> {
     document.get("query").and_then(Yaml::as_str).map(str::to_string)
 }
 
-/// An id for content that has none: stable for the same name.
-pub(crate) fn uuid_like(name: &str) -> String {
+/// An id for content that has none: `kind-` and a hash of its name, stable for the same name.
+pub(crate) fn stable_id(kind: &str, name: &str) -> String {
     let hash = name
         .bytes()
         .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3));
-    format!("hunting-{hash:016x}")
+    format!("{kind}-{hash:016x}")
 }
 
 pub(crate) fn read_workbook(path: &str, name: &str, json: Json, reading: &mut Reading) {
