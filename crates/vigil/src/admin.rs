@@ -10,6 +10,7 @@ use vigil_control::{Control, Role, Scope, Tenant};
 use vigil_server::config::{ServerConfig, TlsMode};
 
 use crate::Failure;
+use crate::output;
 
 #[derive(Args)]
 pub struct DataDirArgs {
@@ -207,10 +208,6 @@ async fn tenant(control: &Control, name: Option<&str>) -> Result<Tenant, Failure
     .map_err(|e| Failure::Query(e.to_string()))
 }
 
-fn print_json(value: &Json) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
-}
-
 fn read_file(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
 }
@@ -238,9 +235,9 @@ pub async fn app(command: AppCommand) -> Result<(), Failure> {
                 .create_app(&tenant.id, &name, &assignments, None)
                 .await
                 .map_err(|e| Failure::Query(e.to_string()))?;
-            print_json(
+            output::json(
                 &json!({"tenant_id": app.tenant_id, "client_id": app.client_id, "client_secret": app.client_secret}),
-            );
+            )?;
             Ok(())
         }
         AppCommand::List { data, tenant: tenant_name } => {
@@ -257,7 +254,7 @@ pub async fn app(command: AppCommand) -> Result<(), Failure> {
                     "roles": roles.iter().map(|r| json!({"role": r.role, "scope": r.scope})).collect::<Vec<_>>(),
                 }));
             }
-            print_json(&Json::Array(apps));
+            output::json(&Json::Array(apps))?;
             Ok(())
         }
     }
@@ -272,7 +269,7 @@ pub async fn tenant_command(command: TenantCommand) -> Result<(), Failure> {
     let tenant = tenant(&control, tenant_name.as_deref()).await?;
     let trusted = vigil_control::ExternalIssuer { tenant_id: tenant.id, issuer, jwks_uri };
     control.add_external_issuer(&trusted).await.map_err(|e| Failure::Query(e.to_string()))?;
-    print_json(&serde_json::to_value(trusted).unwrap_or_default());
+    output::json(&serde_json::to_value(trusted).unwrap_or_default())?;
     Ok(())
 }
 
@@ -283,7 +280,7 @@ pub async fn role(command: RoleCommand) -> Result<(), Failure> {
     let role: Role = role.parse().map_err(Failure::Usage)?;
     let scope = control.resolve_scope(&tenant.id, &scope).await.map_err(|e| Failure::Usage(e.to_string()))?;
     control.assign_role(&tenant.id, &principal, role, &scope).await.map_err(|e| Failure::Query(e.to_string()))?;
-    print_json(&json!({"tenant_id": tenant.id, "principal": principal, "role": role.name(), "scope": scope.key()}));
+    output::json(&json!({"tenant_id": tenant.id, "principal": principal, "role": role.name(), "scope": scope.key()}))?;
     Ok(())
 }
 
@@ -296,11 +293,11 @@ pub async fn table(command: TableCommand) -> Result<(), Failure> {
         .put_table(&workspace.id, &text)
         .await
         .map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
-    print_json(&json!({
+    output::json(&json!({
         "name": table.schema.name,
         "workspace_id": workspace.id,
         "columns": table.schema.columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
-    }));
+    }))?;
     Ok(())
 }
 
@@ -313,7 +310,7 @@ pub async fn dcr(command: DcrCommand) -> Result<(), Failure> {
         .put_dcr(&workspace.id, &text, &vigil_content::check_transform)
         .await
         .map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
-    print_json(&vigil_server::admin::dcr_summary(&dcr, &origin_of(&config)));
+    output::json(&vigil_server::admin::dcr_summary(&dcr, &origin_of(&config)))?;
     Ok(())
 }
 
@@ -329,6 +326,6 @@ pub async fn workspace(command: WorkspaceCommand) -> Result<(), Failure> {
     let WorkspaceCommand::List { data } = command;
     let (_, control) = open(&data).await?;
     let workspaces = control.workspaces(None).await.map_err(|e| Failure::Query(e.to_string()))?;
-    print_json(&serde_json::to_value(workspaces).unwrap_or_default());
+    output::json(&serde_json::to_value(workspaces).unwrap_or_default())?;
     Ok(())
 }

@@ -11,7 +11,8 @@ use vigil_control::{NewWatchlist, SavedFunction};
 
 use crate::Failure;
 use crate::admin::DataDirArgs;
-use crate::detect::{failed, open, print, workspace};
+use crate::detect::{failed, open, workspace};
+use crate::output;
 
 #[derive(Subcommand)]
 pub enum ContentCommand {
@@ -152,7 +153,7 @@ pub async fn content(command: ContentCommand) -> Result<(), Failure> {
     match command {
         ContentCommand::List => {
             let packs = vigil_content::packs().map(|p| p.summary()).collect::<Result<Vec<_>, _>>().map_err(failed)?;
-            print(&Json::Array(packs));
+            output::json(&Json::Array(packs))?;
         }
         ContentCommand::Install { data, workspace: name, url, name: pack_name } => {
             let pack = vigil_content::pack(&pack_name).map_err(Failure::Usage)?;
@@ -168,7 +169,7 @@ pub async fn content(command: ContentCommand) -> Result<(), Failure> {
                 rules_enabled: None,
             };
             let report = pack.install(&target).await.map_err(failed)?;
-            print(&vigil_content::packs::install_summary(&pack, &workspace.id, &report));
+            output::json(&vigil_content::packs::install_summary(&pack, &workspace.id, &report))?;
         }
         ContentCommand::Import { data, workspace: name, url, strict, json, paths } => {
             let mut files = Vec::new();
@@ -188,9 +189,9 @@ pub async fn content(command: ContentCommand) -> Result<(), Failure> {
             };
             let report = vigil_content::import(&files, &target, strict).await.map_err(failed)?;
             if json {
-                print(&serde_json::to_value(&report).unwrap_or_default());
+                output::json(&serde_json::to_value(&report).unwrap_or_default())?;
             } else {
-                print!("{}", report.render());
+                output::text(&report.render())?;
             }
         }
     }
@@ -236,20 +237,20 @@ pub async fn function(command: FunctionCommand) -> Result<(), Failure> {
             let workspace = workspace(&opened.control, &name).await?;
             vigil_content::check_function(&function).map_err(Failure::Query)?;
             opened.control.put_function(&workspace.id, &function).await.map_err(failed)?;
-            print(&function_summary(&function));
+            output::json(&function_summary(&function))?;
         }
         FunctionCommand::List { data, workspace: name } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let functions = opened.control.functions(&workspace.id).await.map_err(failed)?;
-            print(&Json::Array(functions.iter().map(function_summary).collect()));
+            output::json(&Json::Array(functions.iter().map(function_summary).collect()))?;
         }
         FunctionCommand::Show { data, workspace: name, name: function_name } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let function = opened.control.function(&workspace.id, &function_name).await.map_err(failed)?;
             let function = function.ok_or_else(|| Failure::Query(format!("no function '{function_name}'")))?;
-            print(&serde_json::to_value(&function).unwrap_or_default());
+            output::json(&serde_json::to_value(&function).unwrap_or_default())?;
         }
         FunctionCommand::Delete { data, workspace: name, name: function_name } => {
             let opened = open(&data).await?;
@@ -313,13 +314,13 @@ pub async fn watchlist(command: WatchlistCommand) -> Result<(), Failure> {
                 .put_watchlist(&workspace.id, &new, "vigil watchlist create")
                 .await
                 .map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
-            print(&serde_json::to_value(&saved).unwrap_or_default());
+            output::json(&serde_json::to_value(&saved).unwrap_or_default())?;
         }
         WatchlistCommand::List { data, workspace: name } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let watchlists = opened.control.watchlists(&workspace.id).await.map_err(failed)?;
-            print(&serde_json::to_value(&watchlists).unwrap_or_default());
+            output::json(&serde_json::to_value(&watchlists).unwrap_or_default())?;
         }
         WatchlistCommand::Show { data, workspace: name, alias } => {
             let opened = open(&data).await?;
@@ -329,7 +330,7 @@ pub async fn watchlist(command: WatchlistCommand) -> Result<(), Failure> {
             let items = opened.control.watchlist_items(&workspace.id, &alias).await.map_err(failed)?;
             let mut shown = serde_json::to_value(&watchlist).unwrap_or_default();
             shown["items"] = serde_json::to_value(items).unwrap_or_default();
-            print(&shown);
+            output::json(&shown)?;
         }
         WatchlistCommand::Delete { data, workspace: name, alias } => {
             let opened = open(&data).await?;

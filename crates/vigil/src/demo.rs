@@ -69,16 +69,21 @@ pub async fn demo(args: DemoArgs) -> Result<(), Failure> {
         TlsMode::SelfSigned => Some(vigil_server::tls::self_signed(&data_dir).map_err(Failure::Query)?.0),
         _ => None,
     };
-    println!(
+    // The banner is a courtesy (the credential is also in a file): a closed output does not stop the demo.
+    let banner = format!(
         "Vigil demo: data in {dir}\n\
          Console: {origin}/  (tenant 'default'; client id {client}; client secret {secret})\n\
          The owner credential is also in {dir}/owner-credential.json. Keeper events are being sent to\n\
-         {url}\nStop with Ctrl+C.",
+         {url}\nStop with Ctrl+C.\n",
         dir = data_dir.display(),
         client = prepared.owner_client_id,
         secret = prepared.owner_secret,
         url = prepared.ingestion_url,
     );
+    match crate::output::text(&banner) {
+        Ok(()) | Err(Failure::OutputClosed) => {}
+        Err(failure) => return Err(failure),
+    }
     crate::admin::init_logging();
     let sender = Sender::new(&origin, &prepared, ca_cert).map_err(Failure::Query)?;
     let generator = tokio::spawn(generate(sender, args.rate, args.history_hours, args.burst));

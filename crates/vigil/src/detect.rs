@@ -18,6 +18,7 @@ use vigil_server::config::ServerConfig;
 
 use crate::Failure;
 use crate::admin::DataDirArgs;
+use crate::output;
 
 #[derive(Subcommand)]
 pub enum RuleCommand {
@@ -160,10 +161,6 @@ fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| Failure::Usage(format!("cannot read {}: {e}", path.display())))
 }
 
-pub(crate) fn print(value: &Json) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
-}
-
 fn rule_summary(record: &vigil_detect::RuleRecord) -> Json {
     json!({
         "id": record.rule.id,
@@ -212,7 +209,7 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
                     saved.push(rule_summary(&record));
                 }
             }
-            print(&Json::Array(saved));
+            output::json(&Json::Array(saved))?;
         }
         RuleCommand::List { data, workspace: name } => {
             let opened = open(&data).await?;
@@ -221,7 +218,7 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
                 None => None,
             };
             let rules = opened.detection.rules(workspace_id.as_deref()).await.map_err(failed)?;
-            print(&Json::Array(rules.iter().map(rule_summary).collect()));
+            output::json(&Json::Array(rules.iter().map(rule_summary).collect()))?;
         }
         RuleCommand::Enable { data, workspace: name, id } => set_enabled(data, name, id, true).await?,
         RuleCommand::Disable { data, workspace: name, id } => set_enabled(data, name, id, false).await?,
@@ -230,7 +227,7 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
             let workspace = workspace(&opened.control, &name).await?;
             let record = opened.detection.rule(&workspace.id, &id).await.map_err(failed)?;
             let record = record.ok_or_else(|| Failure::Usage(format!("no rule '{id}' in workspace '{name}'")))?;
-            print!("{}", record.source);
+            output::text(&record.source)?;
         }
         RuleCommand::Test { data, workspace: name, from, to, file } => {
             let opened = open(&data).await?;
@@ -262,11 +259,11 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
             let closed = store.close().await;
             let (rows, drafts) = outcome.map_err(Failure::Query)?;
             closed.map_err(failed)?;
-            print(&json!({
+            output::json(&json!({
                 "rule": rule.name,
                 "resultCount": rows,
                 "alerts": drafts.iter().map(vigil_detect::alert::draft_json).collect::<Vec<_>>(),
-            }));
+            }))?;
         }
     }
     Ok(())
@@ -279,7 +276,7 @@ async fn set_enabled(data: DataDirArgs, name: String, id: String, enabled: bool)
         return Err(Failure::Usage(format!("no rule '{id}' in workspace '{name}'")));
     }
     let record = opened.detection.rule(&workspace.id, &id).await.map_err(failed)?;
-    print(&record.as_ref().map(rule_summary).unwrap_or_default());
+    output::json(&record.as_ref().map(rule_summary).unwrap_or_default())?;
     Ok(())
 }
 
@@ -298,20 +295,20 @@ pub async fn automation(command: AutomationCommand) -> Result<(), Failure> {
             for rule in &document.automation_rules {
                 opened.detection.put_automation_rule(&workspace.id, rule).await.map_err(failed)?;
             }
-            print(&json!({
+            output::json(&json!({
                 "playbooks": document.playbooks.iter().map(|p| &p.name).collect::<Vec<_>>(),
                 "automationRules": document.automation_rules.iter().map(|r| &r.name).collect::<Vec<_>>(),
-            }));
+            }))?;
         }
         AutomationCommand::List { data, workspace: name } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let playbooks = opened.detection.playbooks(&workspace.id).await.map_err(failed)?;
             let rules = opened.detection.automation_rules(&workspace.id).await.map_err(failed)?;
-            print(&json!({
+            output::json(&json!({
                 "playbooks": playbooks.iter().map(|p| json!({"name": p.name, "kind": playbook_kind(&p.target)})).collect::<Vec<_>>(),
                 "automationRules": rules,
-            }));
+            }))?;
         }
     }
     Ok(())
@@ -355,13 +352,13 @@ pub async fn suppression(command: SuppressionCommand) -> Result<(), Failure> {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let rule = opened.detection.add_suppression(&workspace.id, &new, &by).await.map_err(failed)?;
-            print(&serde_json::to_value(rule).unwrap_or_default());
+            output::json(&serde_json::to_value(rule).unwrap_or_default())?;
         }
         SuppressionCommand::List { data, workspace: name } => {
             let opened = open(&data).await?;
             let workspace = workspace(&opened.control, &name).await?;
             let rules = opened.detection.suppressions(&workspace.id).await.map_err(failed)?;
-            print(&serde_json::to_value(rules).unwrap_or_default());
+            output::json(&serde_json::to_value(rules).unwrap_or_default())?;
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ mod admin;
 mod content;
 mod demo;
 mod detect;
+mod output;
 mod remote;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -132,6 +133,8 @@ pub enum Format {
 pub enum Failure {
     Usage(String),
     Query(String),
+    /// The reader of standard output went away before the command finished writing.
+    OutputClosed,
 }
 
 fn main() -> ExitCode {
@@ -151,7 +154,7 @@ fn main() -> ExitCode {
         .map_err(|e| Failure::Query(format!("cannot start the command: {e}")))
         .and_then(|thread| thread.join().unwrap_or_else(|_| Err(Failure::Query("the command panicked".into()))));
     match outcome {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(Failure::OutputClosed) => ExitCode::SUCCESS,
         Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
@@ -168,8 +171,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Query { format, server: Some(server), workspace, timespan, ca_cert, query, .. } => {
             let query = read_query(query)?;
             let result = remote::query(&server, &workspace, &query, timespan.as_deref(), ca_cert.as_deref()).await?;
-            print!("{}", remote::render(&result, format)?);
-            Ok(())
+            output::text(&remote::render(&result, format)?)
         }
         Command::Query { format, tables, schemas, explain, query, .. } => {
             let query = read_query(query)?;
@@ -181,8 +183,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                     .explain(&query, Arc::new(catalog), RunOptions::default())
                     .await
                     .map_err(|e| query_failure(&e, &query))?;
-                print!("{plans}");
-                return Ok(());
+                return output::text(&plans);
             }
             let result = engine
                 .run(&query, Arc::new(catalog), RunOptions::default())
@@ -193,8 +194,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 Format::Table => result.to_table(),
                 Format::Csv => result.to_csv(),
             };
-            print!("{output}");
-            Ok(())
+            output::text(&output)
         }
         Command::Check { syntax_only, schemas, workspace: Some(workspace), data, query } => {
             if !schemas.is_empty() {

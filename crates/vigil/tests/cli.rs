@@ -155,6 +155,24 @@ fn json_lines_and_csv_files_become_typed_tables() {
 }
 
 #[test]
+fn a_reader_that_stops_early_ends_the_command_quietly() {
+    // More output than a pipe holds, to a reader that has already gone (`| head`, `| grep -q`).
+    for args in [&["query", "--format", "csv", "range x from 1 to 200000 step 1"][..], &["content", "list"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vigil starts");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("vigil finishes");
+        assert!(output.status.success(), "{args:?}: {:?}\n{}", output.status, stderr(&output));
+        assert_eq!(stderr(&output), "", "{args:?}");
+    }
+}
+
+#[test]
 fn a_bad_line_is_reported_with_its_number() {
     let dir = scratch("cli-bad-lines");
     let lines = dir.join("broken.jsonl");
