@@ -1,7 +1,8 @@
 //! Compares a result with a table as the KQL reference prints it: every cell is text, in the
 //! page's formatting. Numbers compare with the precision printed, datetimes and timespans as
-//! instants and durations, dynamic values as JSON, and rows in order only when the query
-//! orders them.
+//! instants and durations, dynamic values as JSON values (a string is never equal to a number),
+//! and rows in order only when the query orders them. The only wildcards are the page's own
+//! cuts: a `...` cell (a row cut short) and a last row of `...` (rows left out).
 
 use serde_json::Value as Json;
 use vigil_kql::ResultTable;
@@ -17,7 +18,8 @@ pub fn clean_cell(cell: &str) -> String {
     if text.len() >= 2 && text.starts_with('<') && text.ends_with('>') && !text.contains("<br>") {
         text = text[1..text.len() - 1].to_string();
     }
-    text.replace("<br>", "\n")
+    text.replace("\\|", "|")
+        .replace("<br>", "\n")
         .replace("&nbsp;", "")
         .replace("&lt;", "<")
         .replace("&gt;", ">")
@@ -42,8 +44,8 @@ pub fn cell_matches(expected: &str, value: &Value, ty: KqlType) -> bool {
     }
     match (value, ty) {
         (Value::Bool(v), _) => match expected.to_ascii_lowercase().as_str() {
-            "true" | "1" => *v,
-            "false" | "0" => !*v,
+            "true" => *v,
+            "false" => !*v,
             _ => false,
         },
         (Value::Int(_) | Value::Long(_) | Value::Real(_) | Value::Decimal(_), _) => {
@@ -81,32 +83,24 @@ fn numbers_match(expected: &str, actual: f64) -> bool {
     (printed - actual).abs() <= tolerance * 1.000_001
 }
 
-/// A dynamic value matches JSON (or relaxed JSON) text with the same value, or its text form.
+/// A dynamic value matches the JSON text of the same value; a dynamic string also matches its
+/// text printed bare, as the pages print it.
 fn dynamic_matches(expected: &str, actual: &Json) -> bool {
-    let candidates = [expected.to_string(), expected.replace('\'', "\""), format!("\"{expected}\"")];
-    for candidate in &candidates {
-        if let Ok(json) = serde_json::from_str::<Json>(candidate)
-            && json_equal(&json, actual)
-        {
-            return true;
-        }
+    if let Ok(json) = serde_json::from_str::<Json>(expected)
+        && json_equal(&json, actual)
+    {
+        return true;
     }
-    match actual {
-        Json::String(s) => s.trim() == expected,
-        other => *other == expected,
-    }
+    matches!(actual, Json::String(s) if s.trim() == expected)
 }
 
-/// JSON values equal by value: numbers numerically, numeric strings against numbers.
+/// JSON values equal by value: numbers numerically (the pages print 1.0 as 1).
 fn json_equal(a: &Json, b: &Json) -> bool {
     match (a, b) {
         (Json::Number(x), Json::Number(y)) => match (x.as_f64(), y.as_f64()) {
             (Some(x), Some(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
             _ => false,
         },
-        (Json::String(s), Json::Number(n)) | (Json::Number(n), Json::String(s)) => {
-            s.parse::<f64>().ok().zip(n.as_f64()).is_some_and(|(x, y)| (x - y).abs() <= 1e-12 * x.abs().max(1.0))
-        }
         (Json::Array(x), Json::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
         (Json::Object(x), Json::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
@@ -132,8 +126,12 @@ pub fn compare(
         return Some(format!("{} columns, expected {}", actual_names.len(), expected_names.len()));
     }
     let actual = table.rows();
-    if actual.len() != rows.len() {
-        return Some(format!("{} rows, expected {}", actual.len(), rows.len()));
+    // A last row of `...` cells: the page left the remaining rows out.
+    let cut = rows.last().is_some_and(|row| !row.is_empty() && row.iter().all(|cell| clean_cell(cell) == "..."));
+    let rows = if cut { &rows[..rows.len() - 1] } else { rows };
+    if actual.len() != rows.len() && !(cut && actual.len() > rows.len()) {
+        let at_least = if cut { "at least " } else { "" };
+        return Some(format!("{} rows, expected {at_least}{}", actual.len(), rows.len()));
     }
     let row_matches = |expected: &[String], actual: &[Value]| {
         expected.iter().zip(actual).zip(&table.columns).all(|((e, a), c)| cell_matches(e, a, c.ty))
@@ -182,12 +180,15 @@ mod tests {
         assert_eq!(clean_cell("`Hello, World!`"), "Hello, World!");
         assert_eq!(clean_cell("[<br>  \"a\"<br>]"), "[\n  \"a\"\n]");
         assert_eq!(clean_cell("<https://bing.com>"), "https://bing.com");
+        assert_eq!(clean_cell("a \\| b"), "a | b", "the page escapes pipes inside cells");
     }
 
     #[test]
     fn dynamic_values_compare_as_json() {
         assert!(dynamic_matches("[1, 2.0]", &serde_json::json!([1.0, 2])));
-        assert!(dynamic_matches("{'a': 1}", &serde_json::json!({"a": 1})));
+        assert!(dynamic_matches("{\"a\": 1}", &serde_json::json!({"a": 1})));
         assert!(!dynamic_matches("[1, 3]", &serde_json::json!([1, 2])));
+        assert!(!dynamic_matches("[\"1\"]", &serde_json::json!([1])), "a string is not a number");
+        assert!(dynamic_matches("abc", &serde_json::json!("abc")));
     }
 }

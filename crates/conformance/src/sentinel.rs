@@ -16,6 +16,7 @@ use vigil_control::Control;
 use vigil_detect::Detection;
 use vigil_kql::{Engine, RunOptions};
 
+use crate::baseline::Baseline;
 use crate::corpus_dir;
 
 /// Every case: `(kind, file)` → why it fails, or `None` when it passes.
@@ -32,7 +33,7 @@ pub async fn run(args: &[String]) -> Result<bool, String> {
     let outcome = run_in(&dir, &scratch, verbose).await;
     let _ = std::fs::remove_dir_all(&scratch);
     let outcomes = outcome?;
-    Ok(report(&outcomes, &load_baseline()))
+    Ok(report(&outcomes, &Baseline::parse(include_str!("../data/sentinel-baseline.txt"))))
 }
 
 /// A file of the flat folders (`rules/`, `parsers/`, `hunting/`) with its repository path
@@ -212,27 +213,7 @@ fn one_line(text: &str) -> String {
 }
 
 /// The baseline: `kind<TAB>file<TAB>reason` per expected failure.
-fn load_baseline() -> BTreeMap<(String, String), String> {
-    include_str!("../data/sentinel-baseline.txt")
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .filter_map(|l| {
-            let mut parts = l.splitn(3, '\t');
-            Some(((parts.next()?.to_string(), parts.next()?.to_string()), parts.next().unwrap_or_default().to_string()))
-        })
-        .collect()
-}
-
-fn report(outcomes: &Outcomes, baseline: &BTreeMap<(String, String), String>) -> bool {
-    let mut regressions = Vec::new();
-    let mut fixed = Vec::new();
-    for (case, outcome) in outcomes {
-        match (outcome, baseline.get(case)) {
-            (Some(reason), None) => regressions.push(format!("{}\t{}\t{reason}", case.0, case.1)),
-            (None, Some(_)) => fixed.push(format!("{}\t{}", case.0, case.1)),
-            _ => {}
-        }
-    }
+fn report(outcomes: &Outcomes, baseline: &Baseline) -> bool {
     for kind in ["rule", "hunting"] {
         let cases: Vec<_> = outcomes.iter().filter(|((k, _), _)| k == kind).collect();
         let passed = cases.iter().filter(|(_, outcome)| outcome.is_none()).count();
@@ -243,23 +224,8 @@ fn report(outcomes: &Outcomes, baseline: &BTreeMap<(String, String), String>) ->
             passed as f64 / cases.len().max(1) as f64 * 100.0
         );
     }
-    let missing: Vec<_> = baseline.keys().filter(|case| !outcomes.contains_key(*case)).collect();
-    for line in &regressions {
-        println!("  NEW FAILURE {line}");
-    }
-    for line in &fixed {
-        println!("  NOW PASSES (remove from the baseline) {line}");
-    }
-    for (kind, file) in &missing {
-        println!("  NOT IN THE CORPUS (remove from the baseline) {kind}\t{file}");
-    }
-    println!(
-        "sentinel: {} expected failures in the baseline, {} new failures, {} fixed",
-        baseline.len(),
-        regressions.len(),
-        fixed.len()
-    );
-    regressions.is_empty() && fixed.is_empty() && missing.is_empty()
+    let keyed = outcomes.iter().map(|((kind, file), outcome)| (format!("{kind}\t{file}"), outcome.clone())).collect();
+    baseline.check("sentinel", &keyed)
 }
 
 /// The URLs a query reads with `externaldata`: every `http(s)://` string literal in it.

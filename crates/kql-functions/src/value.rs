@@ -11,7 +11,7 @@ use datafusion::arrow::array::*;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
 use serde_json::Value as Json;
-use vigil_kql_syntax::literal::{format_datetime, format_datetime_ticks, format_timespan};
+use vigil_kql_syntax::literal::{format_datetime_ticks, format_timespan};
 
 use crate::types::{DECIMAL_PRECISION, DECIMAL_SCALE, KqlType};
 
@@ -132,7 +132,7 @@ impl Value {
             Value::Real(v) => real_json(*v),
             Value::Decimal(v) => real_json(*v as f64 / 1e18),
             Value::String(s) | Value::Guid(s) => Json::String(s.clone()),
-            Value::DateTime(v) => Json::String(format_datetime(*v)),
+            Value::DateTime(v) => Json::String(format_datetime_ticks(*v)),
             Value::Timespan(v) => Json::String(format_timespan(*v)),
             Value::Dynamic(json) => json.clone(),
         }

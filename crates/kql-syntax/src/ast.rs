@@ -488,6 +488,8 @@ pub struct MakeSeriesOperator {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanOperator {
+    /// `with_match_id=Name`.
+    pub options: Vec<OperatorOption>,
     pub order_by: Vec<SortKey>,
     pub partition_by: Vec<Expr>,
     pub declare: Vec<Parameter>,
@@ -497,9 +499,20 @@ pub struct ScanOperator {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanStep {
     pub name: Ident,
+    pub output: ScanOutput,
     pub optional: bool,
     pub condition: Expr,
     pub assignments: Vec<Assignment>,
+}
+
+/// Which of a step's matches `scan` outputs (`output=all|last|none`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanOutput {
+    #[default]
+    All,
+    /// Only the last of a run of repeated matches.
+    Last,
+    None,
 }
 
 impl Expr {

@@ -17,7 +17,7 @@ use vigil_kql_functions::{CallContext, KqlColumn, Value};
 use vigil_kql_syntax::parse;
 
 use crate::bind::{Binder, Executor};
-use crate::error::{QueryError, first_line};
+use crate::error::{QueryError, execution_message};
 use crate::nodes::KqlQueryPlanner;
 use crate::relation::Relation;
 use crate::result::{QueryResult, ResultTable};
@@ -141,7 +141,7 @@ impl Engine {
         catalog: Arc<dyn Catalog>,
         options: RunOptions,
     ) -> Result<String, QueryError> {
-        let failed = |e: datafusion::error::DataFusionError| QueryError::Execution(first_line(&e.to_string()));
+        let failed = |e: datafusion::error::DataFusionError| QueryError::Execution(execution_message(&e));
         let mut text = String::new();
         for (name, relation) in self.bind(query, catalog, options).await? {
             let state = self.context.state();
@@ -182,12 +182,9 @@ impl Engine {
     }
 
     async fn execute(&self, plan: LogicalPlan) -> Result<Vec<RecordBatch>, QueryError> {
-        let frame = self
-            .context
-            .execute_logical_plan(plan)
-            .await
-            .map_err(|e| QueryError::Execution(first_line(&e.to_string())))?;
-        frame.collect().await.map_err(|e| QueryError::Execution(first_line(&e.to_string())))
+        let frame =
+            self.context.execute_logical_plan(plan).await.map_err(|e| QueryError::Execution(execution_message(&e)))?;
+        frame.collect().await.map_err(|e| QueryError::Execution(execution_message(&e)))
     }
 }
 

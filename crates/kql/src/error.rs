@@ -40,6 +40,20 @@ pub fn first_line(message: &str) -> String {
     message.lines().next().unwrap_or(message).trim().to_string()
 }
 
+/// A DataFusion error as one line: the stage that failed (its context) and the root cause, which
+/// DataFusion's own text puts on later lines.
+pub fn execution_message(error: &datafusion::error::DataFusionError) -> String {
+    use datafusion::error::DataFusionError;
+    let mut stages = Vec::new();
+    let mut current = error;
+    while let DataFusionError::Context(stage, inner) = current {
+        stages.push(stage.as_str());
+        current = inner;
+    }
+    let cause = first_line(&current.to_string());
+    if stages.is_empty() { cause } else { format!("{}: {cause}", stages.join(": ")) }
+}
+
 /// Why a query did not produce a result.
 #[derive(Debug)]
 pub enum QueryError {

@@ -507,7 +507,7 @@ fn schema_of(json: &Json) -> Option<Json> {
         Json::Array(items) => {
             let element = items.iter().filter_map(schema_of).reduce(merge_schemas);
             let mut bag = Map::new();
-            bag.insert("indexer".into(), element.unwrap_or(Json::Null));
+            bag.insert("`indexer`".into(), element.unwrap_or(Json::Null));
             Json::Object(bag)
         }
         Json::Object(map) => {

@@ -119,9 +119,8 @@ fn struct_outputs(aggregate: Expr, members: &[(String, KqlType)], names: Vec<Opt
 }
 
 pub fn register(r: &mut Registry) {
-    r.aggregate("count", 0..=1, "The number of rows (or of rows where a predicate holds).", |_, a, _| {
-        Ok(one(with_filter(count_all(), a.first().map(predicate)), Long))
-    });
+    // `count(x)` counts every row, null `x` included, as `count()` does (the summarize page says so).
+    r.aggregate("count", 0..=1, "The number of rows.", |_, _, _| Ok(one(count_all(), Long)));
     r.aggregate("countif", 1..=1, "The number of rows where a predicate holds.", |_, a, _| {
         Ok(one(with_filter(count_all(), Some(predicate(&a[0]))), Long))
     });

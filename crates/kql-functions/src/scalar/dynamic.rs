@@ -377,7 +377,8 @@ fn sort_arrays(v: &[Value], ascending: bool) -> Value {
     };
     let arrays: Vec<&Value> = if nulls_last.is_some() { v[..v.len() - 1].iter().collect() } else { v.iter().collect() };
     let Some(keys) = array_of(arrays[0]) else { return Value::Null };
-    let nulls_last = nulls_last.unwrap_or(ascending);
+    // Nulls go last unless the call says otherwise, in both directions (the reference says so).
+    let nulls_last = nulls_last.unwrap_or(true);
     let mut order: Vec<usize> = (0..keys.len()).collect();
     order.sort_by(|&i, &j| {
         let (a, b) = (&keys[i], &keys[j]);

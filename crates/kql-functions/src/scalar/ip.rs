@@ -34,6 +34,8 @@ pub fn parse_ipv6_with_prefix(text: &str) -> Option<(u128, u32)> {
         Some((address, prefix)) => (address.trim(), Some(prefix.trim().parse::<u32>().ok()?)),
         None => (text, None),
     };
+    // `::a.b.c.d` is read as the IPv4 address it embeds, as Kusto reads it.
+    let address = address.strip_prefix("::").filter(|v4| v4.parse::<Ipv4Addr>().is_ok()).unwrap_or(address);
     if let Ok(v4) = address.parse::<Ipv4Addr>() {
         let prefix = prefix.unwrap_or(32);
         if prefix > 32 {

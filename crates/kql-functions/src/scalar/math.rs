@@ -9,6 +9,7 @@ use datafusion::common::{Result, ScalarValue};
 use datafusion::logical_expr::{ColumnarValue, Expr, lit};
 
 use super::conversion::common_type;
+use super::units::{self, convert_units};
 use super::{arg_as, call_row, expect_numeric};
 use crate::registry::{Arg, Registry, TypedExpr};
 use crate::types::KqlType;
@@ -277,45 +278,32 @@ pub fn register(r: &mut Registry) {
         }))
     });
     macro_rules! unit_conversion {
-        ($($name:literal => $table:expr;)*) => {$(
-            r.scalar($name, 3..=3, "Converts a quantity between units.", |_, a| {
+        ($($name:literal, $description:literal => $convert:expr;)*) => {$(
+            r.scalar($name, 3..=3, $description, |_, a| {
                 Ok(call_row($name, &a, &[Real, KqlType::String, KqlType::String], Real, |v| {
+                    let convert: fn(f64, &str, &str) -> Option<f64> = $convert;
                     let (Some(x), Some(from), Some(to)) = (v[0].as_f64(), v[1].as_str(), v[2].as_str()) else { return Value::Null };
-                    convert_units(&$table, x, from, to).map(Value::Real).unwrap_or(Value::Null)
+                    convert(x, from, to).map(Value::Real).unwrap_or(Value::Null)
                 }))
             });
         )*};
     }
     unit_conversion! {
-        "convert_angle" => ANGLE;
-        "convert_energy" => ENERGY;
-        "convert_force" => FORCE;
-        "convert_length" => LENGTH;
-        "convert_mass" => MASS;
-        "convert_speed" => SPEED;
-        "convert_volume" => VOLUME;
+        "convert_angle", "Converts an angle between units." => units::convert_angle;
+        "convert_energy", "Converts an energy between units." =>
+            |x, from, to| convert_units(units::ENERGY, x, from, to);
+        "convert_force", "Converts a force between units." =>
+            |x, from, to| convert_units(units::FORCE, x, from, to);
+        "convert_length", "Converts a length between units." =>
+            |x, from, to| convert_units(units::LENGTH, x, from, to);
+        "convert_mass", "Converts a mass between units." =>
+            |x, from, to| convert_units(units::MASS, x, from, to);
+        "convert_speed", "Converts a speed between units." =>
+            |x, from, to| convert_units(units::SPEED, x, from, to);
+        "convert_volume", "Converts a volume between units." =>
+            |x, from, to| convert_units(units::VOLUME, x, from, to);
+        "convert_temperature", "Converts a temperature between units." => units::convert_temperature;
     }
-    r.scalar("convert_temperature", 3..=3, "Converts a temperature between units.", |_, a| {
-        Ok(call_row("convert_temperature", &a, &[Real, KqlType::String, KqlType::String], Real, |v| {
-            let (Some(x), Some(from), Some(to)) = (v[0].as_f64(), v[1].as_str(), v[2].as_str()) else {
-                return Value::Null;
-            };
-            let kelvin = match from.to_ascii_lowercase().as_str() {
-                "kelvin" => x,
-                "degreecelsius" => x + 273.15,
-                "degreefahrenheit" => (x - 32.0) * 5.0 / 9.0 + 273.15,
-                "degreerankine" => x * 5.0 / 9.0,
-                _ => return Value::Null,
-            };
-            Value::Real(match to.to_ascii_lowercase().as_str() {
-                "kelvin" => kelvin,
-                "degreecelsius" => kelvin - 273.15,
-                "degreefahrenheit" => (kelvin - 273.15) * 9.0 / 5.0 + 32.0,
-                "degreerankine" => kelvin * 9.0 / 5.0,
-                _ => return Value::Null,
-            })
-        }))
-    });
 }
 
 fn numeric_or_timespan(function: &str, arg: &Arg) -> Result<KqlType, String> {
@@ -508,89 +496,6 @@ fn inverse_beta(p: f64, a: f64, b: f64) -> f64 {
     (low + high) / 2.0
 }
 
-/// Units and their size in the quantity's base unit.
-type UnitTable = [(&'static str, f64)];
-
-const ANGLE: [(&str, f64); 8] = [
-    ("radian", 1.0),
-    ("degree", std::f64::consts::PI / 180.0),
-    ("arcminute", std::f64::consts::PI / 10_800.0),
-    ("arcsecond", std::f64::consts::PI / 648_000.0),
-    ("gradian", std::f64::consts::PI / 200.0),
-    ("milliradian", 0.001),
-    ("microradian", 1e-6),
-    ("revolution", std::f64::consts::TAU),
-];
-const ENERGY: [(&str, f64); 8] = [
-    ("joule", 1.0),
-    ("kilojoule", 1e3),
-    ("megajoule", 1e6),
-    ("calorie", 4.184),
-    ("kilocalorie", 4184.0),
-    ("wratthour", 3600.0),
-    ("watthour", 3600.0),
-    ("kilowatthour", 3.6e6),
-];
-const FORCE: [(&str, f64); 7] = [
-    ("newton", 1.0),
-    ("decanewton", 10.0),
-    ("kilonewton", 1e3),
-    ("meganewton", 1e6),
-    ("dyn", 1e-5),
-    ("kilogramforce", 9.806_65),
-    ("poundforce", 4.448_221_615_260_5),
-];
-const LENGTH: [(&str, f64); 12] = [
-    ("meter", 1.0),
-    ("kilometer", 1e3),
-    ("centimeter", 0.01),
-    ("millimeter", 0.001),
-    ("micrometer", 1e-6),
-    ("nanometer", 1e-9),
-    ("decimeter", 0.1),
-    ("mile", 1609.344),
-    ("yard", 0.9144),
-    ("foot", 0.3048),
-    ("inch", 0.0254),
-    ("nauticalmile", 1852.0),
-];
-const MASS: [(&str, f64); 8] = [
-    ("kilogram", 1.0),
-    ("gram", 1e-3),
-    ("milligram", 1e-6),
-    ("microgram", 1e-9),
-    ("tonne", 1e3),
-    ("pound", 0.453_592_37),
-    ("ounce", 0.028_349_523_125),
-    ("stone", 6.350_293_18),
-];
-const SPEED: [(&str, f64); 6] = [
-    ("meterpersecond", 1.0),
-    ("kilometerperhour", 1.0 / 3.6),
-    ("mileperhour", 0.447_04),
-    ("footpersecond", 0.3048),
-    ("knot", 1852.0 / 3600.0),
-    ("kilometerpersecond", 1e3),
-];
-const VOLUME: [(&str, f64); 8] = [
-    ("cubicmeter", 1.0),
-    ("liter", 1e-3),
-    ("milliliter", 1e-6),
-    ("cubiccentimeter", 1e-6),
-    ("usgallon", 0.003_785_411_784),
-    ("imperialgallon", 0.004_546_09),
-    ("cubicfoot", 0.028_316_846_592),
-    ("cubicinch", 1.638_706_4e-5),
-];
-
-fn convert_units(table: &UnitTable, value: f64, from: &str, to: &str) -> Option<f64> {
-    let size = |unit: &str| {
-        let unit = unit.to_ascii_lowercase();
-        table.iter().find(|(name, _)| *name == unit).map(|(_, size)| *size)
-    };
-    Some(value * size(from)? / size(to)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -618,11 +523,5 @@ mod tests {
         assert_eq!(round_half_away(2.5, 0), 3.0);
         assert_eq!(round_half_away(-2.5, 0), -3.0);
         assert_eq!(round_half_away(2.125, 2), 2.13);
-    }
-
-    #[test]
-    fn unit_conversions() {
-        assert!((convert_units(&LENGTH, 1.2, "Meter", "Foot").unwrap() - 3.937_007_874_015_75).abs() < 1e-12);
-        assert!((convert_units(&ANGLE, 1.2, "Degree", "Arcminute").unwrap() - 72.0).abs() < 1e-9);
     }
 }

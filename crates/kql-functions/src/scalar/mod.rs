@@ -10,6 +10,7 @@ pub mod operators;
 pub mod series;
 pub mod strings;
 pub mod text_extra;
+mod units;
 
 use datafusion::logical_expr::Expr;
 

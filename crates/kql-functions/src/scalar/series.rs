@@ -480,25 +480,35 @@ pub fn register(r: &mut Registry) {
         Ok(call_row_as_is("series_fill_linear", &a, Dynamic, |v| {
             let Some(items) = array_of(&v[0]) else { return Value::Null };
             let missing = v.get(1).map(Value::to_json);
+            let fill_edges = v.get(2).and_then(Value::as_bool).unwrap_or(true);
             let known: Vec<(usize, f64)> = items
                 .iter()
                 .enumerate()
                 .filter(|(_, x)| !is_missing(x, missing.as_ref()))
                 .filter_map(|(i, x)| x.as_f64().map(|f| (i, f)))
                 .collect();
+            if known.is_empty() {
+                // Nothing to interpolate from: the constant (0 unless given; a null keeps the nulls).
+                let constant = match v.get(3) {
+                    Some(value) => value.to_json(),
+                    None => real_json(0.0),
+                };
+                return Value::Dynamic(Json::Array(vec![constant; items.len()]));
+            }
+            // An array of integers stays one: interpolated values are truncated.
+            let integers = items.iter().filter(|x| !is_missing(x, missing.as_ref())).all(|x| x.is_i64());
+            let number = |value: f64| if integers { Json::from(value.trunc() as i64) } else { real_json(value) };
             let result = (0..items.len())
                 .map(|i| {
                     if let Some((_, value)) = known.iter().find(|(k, _)| *k == i) {
-                        return real_json(*value);
+                        return number(*value);
                     }
                     let before = known.iter().rev().find(|(k, _)| *k < i);
                     let after = known.iter().find(|(k, _)| *k > i);
                     match (before, after) {
-                        (Some((i0, y0)), Some((i1, y1))) => {
-                            real_json(y0 + (y1 - y0) * (i - i0) as f64 / (i1 - i0) as f64)
-                        }
-                        (Some((_, y)), None) | (None, Some((_, y))) => real_json(*y),
-                        (None, None) => Json::Null,
+                        (Some((i0, y0)), Some((i1, y1))) => number(y0 + (y1 - y0) * (i - i0) as f64 / (i1 - i0) as f64),
+                        (Some((_, y)), None) | (None, Some((_, y))) if fill_edges => number(*y),
+                        _ => items[i].clone(),
                     }
                 })
                 .collect();

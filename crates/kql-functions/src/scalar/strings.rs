@@ -135,10 +135,14 @@ pub fn register(r: &mut Registry) {
                 return Value::Null;
             };
             let source = text(&v[0]);
-            let start = optional_i64(v, 2, 0).max(0) as usize;
-            let occurrence = optional_i64(v, 4, 1).max(1) as usize;
-            let start_byte = source.char_indices().nth(start).map(|(i, _)| i).unwrap_or(source.len());
-            match regex.find_iter(&source[start_byte..]).nth(occurrence - 1) {
+            let (start, length, occurrence) = (optional_i64(v, 2, 0), optional_i64(v, 3, -1), optional_i64(v, 4, 1));
+            if start < 0 || length < -1 || occurrence < 0 {
+                return Value::Null;
+            }
+            let byte_at = |chars: usize| source.char_indices().nth(chars).map(|(i, _)| i).unwrap_or(source.len());
+            let start_byte = byte_at(start as usize);
+            let end_byte = if length == -1 { source.len() } else { byte_at(start as usize + length as usize) };
+            match regex.find_iter(&source[start_byte..end_byte]).nth(occurrence.max(1) as usize - 1) {
                 Some(m) => Value::Long(source[..start_byte + m.start()].chars().count() as i64),
                 None => Value::Long(-1),
             }
@@ -721,27 +725,36 @@ fn parse_url(url: &str) -> Json {
 }
 
 fn parse_path(path: &str) -> Json {
+    // `file://C:/x`: a scheme of two letters or more (one letter is a drive).
+    let (scheme, path) = match path.split_once("://") {
+        Some((scheme, rest))
+            if scheme.len() > 1 && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)) =>
+        {
+            (scheme, rest)
+        }
+        _ => ("", path),
+    };
     let separator_at = path.rfind(['/', '\\']);
     let (directory, filename) = match separator_at {
         Some(i) => (&path[..i], &path[i + 1..]),
         None => ("", path),
     };
+    // `file.txt:stream`: an NTFS alternate data stream.
+    let (filename, stream) = filename.split_once(':').unwrap_or((filename, ""));
     let extension = filename.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
-    let root = if path.len() >= 2 && path.as_bytes()[1] == b':' {
-        path[..2].to_string()
-    } else if path.starts_with("\\\\") {
-        path.split('\\').take(4).collect::<Vec<_>>().join("\\")
+    let root = if path.len() >= 2 && path.as_bytes()[1] == b':' && path.as_bytes()[0].is_ascii_alphabetic() {
+        &path[..2]
     } else {
-        String::new()
+        ""
     };
     serde_json::json!({
-        "Scheme": "",
+        "Scheme": scheme,
         "RootPath": root,
         "DirectoryPath": directory,
         "DirectoryName": directory.rsplit(['/', '\\']).next().unwrap_or(""),
         "Filename": filename,
         "Extension": extension,
-        "AlternateDataStreamName": "",
+        "AlternateDataStreamName": stream,
     })
 }
 
@@ -810,6 +823,9 @@ fn parse_csv_record(line: &str) -> Vec<String> {
             }
             '"' => in_quotes = !in_quotes,
             ',' if !in_quotes => fields.push(std::mem::take(&mut current)),
+            // Only the first record of several is returned.
+            '\n' if !in_quotes => break,
+            '\r' if !in_quotes && chars.peek() == Some(&'\n') => break,
             other => current.push(other),
         }
     }

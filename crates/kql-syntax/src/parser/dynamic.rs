@@ -75,6 +75,16 @@ impl DynamicParser<'_> {
                 write_json_string(&mut self.out, &value);
                 Ok(())
             }
+            // An obfuscated string (`h'...'`, `h@'...'`) is the string itself.
+            Some(b'h' | b'H')
+                if matches!(self.bytes.get(self.pos + 1), Some(b'"' | b'\'' | b'@'))
+                    && (self.bytes[self.pos + 1] != b'@'
+                        || matches!(self.bytes.get(self.pos + 2), Some(b'"' | b'\''))) =>
+            {
+                self.pos += 1;
+                self.depth -= 1;
+                return self.value();
+            }
             Some(b'@') if matches!(self.bytes.get(self.pos + 1), Some(b'"' | b'\'')) => {
                 self.pos += 1;
                 let value = self.verbatim_string()?;
@@ -300,6 +310,17 @@ impl DynamicParser<'_> {
         if self.bytes.get(self.pos) != Some(&b'(') {
             return Err((start, format!("unexpected '{word}'; expected a JSON value")));
         }
+        if word == "dynamic" {
+            // A dynamic literal inside another is its value.
+            self.pos += 1;
+            self.value()?;
+            self.skip_space();
+            if self.bytes.get(self.pos) != Some(&b')') {
+                return self.fail("expected ')' to close the nested dynamic(...)");
+            }
+            self.pos += 1;
+            return Ok(());
+        }
         let content_start = self.pos + 1;
         let Some(length) = self.text[content_start..].find(')') else {
             return Err((start, format!("'{word}(' is never closed")));
@@ -313,7 +334,7 @@ impl DynamicParser<'_> {
         }
         match word {
             "datetime" | "date" => match literal::parse_datetime(content) {
-                Some(nanos) => write_json_string(&mut self.out, &literal::format_datetime(nanos)),
+                Some(nanos) => write_json_string(&mut self.out, &literal::format_datetime_ticks(nanos)),
                 None => return Err((start, format!("invalid datetime '{content}'"))),
             },
             "timespan" | "time" => match literal::parse_timespan(content) {
@@ -372,11 +393,15 @@ mod tests {
         assert_eq!(parse_dynamic("[1, 2.5, -3, null, true]").unwrap(), "[1,2.5,-3,null,true]");
         assert_eq!(
             parse_dynamic(r#"["x", datetime("01-01-2022"), null]"#).unwrap(),
-            r#"["x","2022-01-01T00:00:00Z",null]"#
+            r#"["x","2022-01-01T00:00:00.0000000Z",null]"#
         );
         assert_eq!(parse_dynamic("[1d, 42.0]").unwrap(), r#"["1.00:00:00",42.0]"#);
         assert_eq!(parse_dynamic("'a'").unwrap(), r#""a""#);
         assert_eq!(parse_dynamic("{}").unwrap(), "{}");
+        assert_eq!(
+            parse_dynamic("{'a': dynamic({'b': [1]}), 'c': dynamic(null)}").unwrap(),
+            r#"{"a":{"b":[1]},"c":null}"#
+        );
     }
 
     #[test]

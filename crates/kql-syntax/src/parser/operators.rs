@@ -881,7 +881,7 @@ impl Parser<'_> {
     fn scan(&mut self) -> PResult<ScanOperator> {
         let mut order_by = Vec::new();
         let mut partition_by = Vec::new();
-        self.options()?;
+        let options = self.options()?;
         loop {
             if self.at_word("order") && self.at_word_at(1, "by") {
                 self.advance();
@@ -907,6 +907,18 @@ impl Parser<'_> {
         while self.at_word("step") {
             self.advance();
             let name = self.declared_name("a step name")?;
+            let mut output = ScanOutput::All;
+            if self.at_word("output") && self.kind_at(1) == TokenKind::Assign {
+                self.advance();
+                self.advance();
+                output = match self.peek_text() {
+                    "all" => ScanOutput::All,
+                    "last" => ScanOutput::Last,
+                    "none" => ScanOutput::None,
+                    _ => return Err(self.error_here("all, last or none after output=")),
+                };
+                self.advance();
+            }
             let optional = self.eat_word("optional");
             self.expect(TokenKind::Colon, "':' after the step name")?;
             let condition = self.scalar()?;
@@ -924,13 +936,13 @@ impl Parser<'_> {
                 }
             }
             self.expect(TokenKind::Semicolon, "';' after the scan step")?;
-            steps.push(ScanStep { name, optional, condition, assignments });
+            steps.push(ScanStep { name, output, optional, condition, assignments });
         }
         if steps.is_empty() {
             return Err(self.error_here("'step' in the scan"));
         }
         self.expect_close(TokenKind::RParen, &open, "the scan steps")?;
-        Ok(ScanOperator { order_by, partition_by, declare, steps })
+        Ok(ScanOperator { options, order_by, partition_by, declare, steps })
     }
 
     fn search(&mut self) -> PResult<OperatorKind> {

@@ -490,6 +490,79 @@ impl Binder<'_> {
                 };
                 Bound::constant(value, ty)
             }
+            // Evaluated while the query is analysed, over constants only, as Kusto does.
+            "assert" => {
+                let [condition, message] = args else {
+                    return Err(BindError::new(Code::BadArguments, span, "assert() takes a condition and a message"));
+                };
+                let condition = self.bind_expr(&condition.value, row)?;
+                let message = self.bind_expr(&message.value, row)?;
+                let (condition, message) = (self.fold_constant(condition), self.fold_constant(message));
+                match (condition.constant, message.constant) {
+                    (Some(Value::Bool(true)), Some(_)) => Bound::constant(Value::Bool(true), KqlType::Bool),
+                    (Some(Value::Bool(false)), Some(message)) => {
+                        return Err(BindError::new(
+                            Code::BadArguments,
+                            span,
+                            format!("assertion failed: {}", message.to_kql_string()),
+                        ));
+                    }
+                    _ => {
+                        return Err(BindError::new(
+                            Code::BadArguments,
+                            span,
+                            "assert() needs a constant bool condition and a constant message",
+                        ));
+                    }
+                }
+            }
+            "bin_auto" => {
+                let [value] = args else {
+                    return Err(BindError::new(Code::BadArguments, span, "bin_auto() takes one value"));
+                };
+                let Some(size) = self.request_properties.get("query_bin_auto_size").cloned() else {
+                    return Err(BindError::new(
+                        Code::BadArguments,
+                        span,
+                        "bin_auto() needs `set query_bin_auto_size = <size>;` before the query",
+                    ));
+                };
+                let at = self.request_properties.get("query_bin_auto_at").cloned().unwrap_or(Value::Long(0));
+                let value = self.bind_expr(&value.value, row)?;
+                let constant = |v: Value| {
+                    let ty = v.kql_type();
+                    Arg { expr: lit(v.to_scalar(ty)), ty, constant: Some(v), type_literal: None }
+                };
+                let arguments = vec![
+                    Arg { expr: value.expr, ty: value.ty, constant: value.constant, type_literal: None },
+                    constant(size),
+                    constant(at),
+                ];
+                let bin_at = Registry::global().scalar_function("bin_at").expect("bin_at is registered");
+                let typed = (bin_at.bind)(&self.context, arguments)
+                    .map_err(|message| BindError::new(Code::BadArguments, span, message))?;
+                Bound::new(typed.expr, typed.ty)
+            }
+            "estimate_data_size" => {
+                if args.is_empty() {
+                    return Err(BindError::new(Code::BadArguments, span, "estimate_data_size() takes columns or *"));
+                }
+                let mut columns: Vec<Bound> = Vec::new();
+                for arg in args {
+                    match &arg.value.kind {
+                        ExprKind::Wildcard(pattern) if pattern == "*" => {
+                            columns.extend(row.columns.iter().map(|c| Bound::new(c.expr.clone(), c.ty)));
+                        }
+                        _ => columns.push(self.bind_expr(&arg.value, row)?),
+                    }
+                }
+                let total = columns
+                    .iter()
+                    .map(estimated_size)
+                    .reduce(|total, size| total + size)
+                    .unwrap_or_else(|| lit(0i64));
+                Bound::new(total, KqlType::Long)
+            }
             "column_ifexists" | "columnifexists" => {
                 let [name_arg, default] = args else {
                     return Err(BindError::new(
@@ -528,13 +601,15 @@ impl Binder<'_> {
                 let mut exprs = Vec::new();
                 let mut types = Vec::new();
                 let mut names = Vec::new();
-                for column in &row.columns {
+                for column in row.input_columns() {
                     exprs.push(column.expr.clone());
                     types.push(column.ty);
                     names.push(column.name.clone());
                 }
+                // The two variants must not look like one call to the optimizer.
+                let udf_name = if skip_empty { "pack_all_skipping_empty" } else { "pack_all" };
                 let expr =
-                    vigil_kql_functions::udf::row_call("pack_all", exprs, types, KqlType::Dynamic, move |values| {
+                    vigil_kql_functions::udf::row_call(udf_name, exprs, types, KqlType::Dynamic, move |values| {
                         let mut bag = serde_json::Map::new();
                         for (name, value) in names.iter().zip(values) {
                             let json = value.to_json();
@@ -622,6 +697,24 @@ pub(crate) fn bind_literal(literal: &Literal) -> Bound {
         ),
     };
     Bound::constant(value, ty)
+}
+
+/// The bytes a value takes, as `estimate_data_size()` counts them: its fixed width, or its
+/// text's length for strings and dynamic values; nothing for a null.
+fn estimated_size(column: &Bound) -> Expr {
+    let size = match column.ty {
+        KqlType::Bool => lit(1i64),
+        KqlType::Int => lit(4i64),
+        KqlType::Long | KqlType::Real | KqlType::DateTime | KqlType::Timespan => lit(8i64),
+        KqlType::Guid | KqlType::Decimal => lit(16i64),
+        KqlType::String | KqlType::Dynamic => {
+            let text = convert(column.typed(), KqlType::String);
+            Expr::Cast(Cast::new(Box::new(datafusion::functions::expr_fn::octet_length(text)), DataType::Int64))
+        }
+    };
+    datafusion::logical_expr::when(column.expr.clone().is_null(), lit(0i64))
+        .otherwise(size)
+        .unwrap_or_else(|_| lit(0i64))
 }
 
 fn as_bool(bound: &Bound, span: Span) -> BindResult<Expr> {
@@ -802,5 +895,18 @@ pub(crate) fn compare(op: BinaryOp, left: &Bound, right: &Bound, span: Span) -> 
     }
     let l = convert(left.typed(), ty);
     let r = convert(right.typed(), ty);
+    if matches!(op, BinaryOp::Equal | BinaryOp::NotEqual) {
+        // A null and a value are unequal (`==` false, `!=` true); two nulls compare to null.
+        let distinct_op = if op == BinaryOp::Equal { Operator::IsNotDistinctFrom } else { Operator::IsDistinctFrom };
+        let distinct = binary(l.clone(), distinct_op, r.clone());
+        let constant_side = left.constant.is_some() || right.constant.is_some();
+        if constant_side {
+            return Ok(distinct);
+        }
+        let null = lit(datafusion::common::ScalarValue::Boolean(None));
+        return datafusion::logical_expr::when(l.is_null().and(r.is_null()), null)
+            .otherwise(distinct)
+            .map_err(BindError::plan);
+    }
     Ok(binary(l, df_op, r))
 }

@@ -11,12 +11,15 @@
 
 mod aggregate;
 mod expr;
+mod ip_lookup;
 mod join;
 mod mv;
 mod naming;
 mod operators;
 mod parse;
 mod plugins;
+mod rows_near;
+mod scan;
 mod scope;
 mod series;
 mod sources;
@@ -58,6 +61,8 @@ pub struct Binder<'a> {
     context: CallContext,
     scope: Scope,
     parameters: HashMap<String, Value>,
+    /// `set name = value` request properties the query gives (`query_bin_auto_size`).
+    request_properties: HashMap<String, Value>,
     /// Collects aggregate calls while `summarize` binds its aggregates.
     aggregates: Option<aggregate::AggregateCollector>,
     /// Collects `prev()`/`next()`/`row_number()` calls while `extend` binds over ordered rows.
@@ -84,6 +89,7 @@ impl<'a> Binder<'a> {
             context,
             scope: Scope::default(),
             parameters: HashMap::new(),
+            request_properties: HashMap::new(),
             aggregates: None,
             windows: None,
             extra_results: Vec::new(),
@@ -161,6 +167,12 @@ impl<'a> Binder<'a> {
         for statement in &query.statements {
             match statement {
                 Statement::Let(let_statement) => self.bind_let(let_statement)?,
+                Statement::Set { name, value: Some(value), .. } => {
+                    let bound = self.bind_expr(value, &Row::default())?;
+                    if let Some(constant) = self.fold_constant(bound).constant {
+                        self.request_properties.insert(name.name.clone(), constant);
+                    }
+                }
                 Statement::Set { .. } => {}
                 Statement::DeclareQueryParameters { parameters, .. } => self.declare_parameters(parameters)?,
                 Statement::Query(expr) => {
@@ -496,23 +508,28 @@ impl<'a> Binder<'a> {
                 format!("function '{}' takes {} arguments, got {}", function.name, parameters.len(), args.len()),
             ));
         }
+        // Named arguments take their parameters first; positional ones fill the rest in order.
         let mut assigned: Vec<Option<&ast::Expr>> = vec![None; parameters.len()];
-        let mut position = 0;
         for arg in args {
-            let index = match &arg.name {
-                Some(name) => parameters.iter().position(|p| p.name.name == name.name).ok_or_else(|| {
-                    BindError::new(
-                        Code::BadArguments,
-                        name.span,
-                        format!("function '{}' has no parameter '{}'", function.name, name.name),
-                    )
-                })?,
-                None => {
-                    let index = position;
-                    position += 1;
-                    index
-                }
-            };
+            let Some(name) = &arg.name else { continue };
+            let index = parameters.iter().position(|p| p.name.name == name.name).ok_or_else(|| {
+                BindError::new(
+                    Code::BadArguments,
+                    name.span,
+                    format!("function '{}' has no parameter '{}'", function.name, name.name),
+                )
+            })?;
+            if assigned[index].is_some() {
+                return Err(BindError::new(
+                    Code::BadArguments,
+                    name.span,
+                    format!("parameter '{}' of '{}' is given twice", name.name, function.name),
+                ));
+            }
+            assigned[index] = Some(&arg.value);
+        }
+        for arg in args.iter().filter(|arg| arg.name.is_none()) {
+            let index = assigned.iter().position(Option::is_none).expect("no more arguments than parameters");
             assigned[index] = Some(&arg.value);
         }
         let mut scope = function.scope.clone().with(
@@ -646,7 +663,7 @@ impl<'a> Binder<'a> {
             OperatorKind::Fork(branches) => self.bind_fork(needs_input(input)?, branches),
             OperatorKind::Facet { columns, with } => self.bind_facet(needs_input(input)?, columns, with.as_ref()),
             OperatorKind::Partition { by, subquery, .. } => self.bind_partition(needs_input(input)?, by, subquery),
-            OperatorKind::Scan(scan) => self.bind_scan(needs_input(input)?, scan, operator.span),
+            OperatorKind::Scan(scan) => self.bind_scan(needs_input(input)?, scan),
             OperatorKind::Reduce { by, options } => self.bind_reduce(needs_input(input)?, by, options),
             OperatorKind::Consume => {
                 let relation = needs_input(input)?;

@@ -49,6 +49,8 @@ fn path_name(target: &ast::Expr, selector: &str, row: &Row, kind: CallKind) -> S
 }
 
 fn call_name(function: &str, args: &[ast::Argument], row: &Row, kind: CallKind) -> Option<String> {
+    // Calls the binder expands itself are named as the registry's functions they stand for.
+    let function = if function == "bin_auto" { "bin" } else { function };
     let registry = Registry::global();
     let naming = match kind {
         CallKind::Aggregate => registry.aggregate_function(function).map(|f| f.naming),

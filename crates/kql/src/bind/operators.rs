@@ -65,6 +65,9 @@ impl Binder<'_> {
         if let Some(tuple) = self.tuple_call(&item.value) {
             return self.bind_tuple_item(item, row, tuple);
         }
+        if let Some(sorted) = self.bind_sorted_arrays(item, row)? {
+            return Ok(sorted);
+        }
         let bound = self.bind_expr(&item.value, row)?;
         let (name, explicit) = match item.names.as_slice() {
             [name] => (name.name.clone(), true),
@@ -81,6 +84,53 @@ impl Binder<'_> {
             }
         };
         Ok(vec![Projected { name, bound, explicit }])
+    }
+
+    /// `array_sort_asc(a, b, ...)` and `array_sort_desc` with several arrays, as an item of
+    /// `print`, `project` or `extend`: one column per array, `a_sorted`, `b_sorted`...
+    fn bind_sorted_arrays(&mut self, item: &ast::Assignment, row: &Row) -> BindResult<Option<Vec<Projected>>> {
+        let ExprKind::Call { function, args } = &item.value.kind else { return Ok(None) };
+        if !matches!(function.name.as_str(), "array_sort_asc" | "array_sort_desc")
+            || self.lookup(&function.name).is_some()
+        {
+            return Ok(None);
+        }
+        let mut arrays = Vec::new();
+        for arg in args {
+            if self.bind_expr(&arg.value, row)?.ty == KqlType::Dynamic {
+                arrays.push(arg);
+            }
+        }
+        if arrays.len() < 2 {
+            return Ok(None);
+        }
+        if item.names.len() > arrays.len() {
+            return Err(BindError::new(
+                Code::BadArguments,
+                item.span,
+                format!("{} returns {} arrays, but {} names are given", function.name, arrays.len(), item.names.len()),
+            ));
+        }
+        let sorted = self.bind_expr(&item.value, row)?;
+        Ok(Some(
+            arrays
+                .iter()
+                .enumerate()
+                .map(|(index, arg)| {
+                    let value = path_get(sorted.expr.clone(), vec![PathStep::Index(index as i64)]);
+                    let (name, explicit) = match item.names.get(index) {
+                        Some(name) => (name.name.clone(), true),
+                        None => {
+                            // Kusto names these columns itself, in `print` too.
+                            let base = result_name(&arg.value, row, CallKind::Scalar)
+                                .unwrap_or_else(|| format!("array{}", index + 1));
+                            (format!("{base}_sorted"), true)
+                        }
+                    };
+                    Projected { name, bound: Bound::new(value, KqlType::Dynamic), explicit }
+                })
+                .collect(),
+        ))
     }
 
     /// The members of a call to a function that returns several columns (`series_stats`).
@@ -186,6 +236,11 @@ impl Binder<'_> {
         use datafusion::logical_expr::ExprFunctionExt;
         let number = self.internal_name("rank");
         let partition: Vec<Expr> = keys.iter().map(|k| column_expr(&k.name)).collect();
+        // A window needs an order; without one, any of the partition's rows will do.
+        let sorts = match sorts.is_empty() {
+            true => partition.iter().map(|k| k.clone().sort(true, true)).collect(),
+            false => sorts,
+        };
         let window = datafusion::functions_window::expr_fn::row_number()
             .partition_by(partition)
             .order_by(sorts)
@@ -207,6 +262,7 @@ impl Binder<'_> {
         let (row, windowed) = self.with_windows(&input, |binder| {
             // Items apply in order, so later items see earlier ones.
             let mut row = Row::of(&input);
+            row.input_width = Some(input.columns.len());
             for (index, item) in items.iter().enumerate() {
                 for projected in
                     binder.bind_item(item, &row, index, &mut |_, row| names.next(|n| row.get(n).is_some()))?
@@ -219,6 +275,7 @@ impl Binder<'_> {
                     row.set(RowColumn { name, ty: projected.bound.ty, expr: projected.bound.expr });
                 }
             }
+            row.input_width = None;
             Ok(row)
         })?;
         let mut result = project_row(windowed.as_ref().unwrap_or(&input), &row)?;

@@ -92,12 +92,15 @@ fn typed_capture(ty: KqlType, text: &str, relaxed: bool) -> Option<Value> {
     if value.is_null() && !relaxed { None } else { Some(value) }
 }
 
-/// `kind=regex`: the pattern is a regular expression with a group per column.
+/// `kind=regex`: the pattern is a regular expression with a named group per capture (the
+/// literals may hold groups of their own).
 #[derive(Debug)]
 struct RegexExtractor {
     regex: Regex,
-    groups: Vec<Option<usize>>,
+    /// The column of each named group `c{index}`.
+    groups: Vec<usize>,
     types: Vec<KqlType>,
+    relaxed: bool,
 }
 
 impl Extractor for RegexExtractor {
@@ -105,22 +108,23 @@ impl Extractor for RegexExtractor {
         let captures = self.regex.captures(text)?;
         let mut values = vec![Value::Null; self.types.len()];
         for (group, column) in self.groups.iter().enumerate() {
-            if let (Some(column), Some(m)) = (column, captures.get(group + 1)) {
-                values[*column] = typed_capture(self.types[*column], m.as_str(), false)?;
+            if let Some(m) = captures.name(&format!("c{group}")) {
+                values[*column] = typed_capture(self.types[*column], m.as_str(), self.relaxed)?;
             }
         }
         Some(values)
     }
 }
 
-/// The regular expression for a typed capture (strings and others match lazily).
-fn type_pattern(ty: KqlType, last: bool) -> &'static str {
+/// The regular expression for a typed capture. In `kind=regex` a string column is greedy, as
+/// Kusto's is (the `U` flag makes it lazy); between two touching captures of `simple` it is lazy.
+fn type_pattern(ty: KqlType, last: bool, regex_kind: bool) -> &'static str {
     match ty {
-        KqlType::Int | KqlType::Long => r"(\-?\d+)",
-        KqlType::Real | KqlType::Decimal => r"(\-?\d*\.?\d+(?:[eE][\-+]?\d+)?)",
-        KqlType::Bool => r"(true|false|True|False|TRUE|FALSE|1|0)",
-        _ if last => "(.*)",
-        _ => "(.*?)",
+        KqlType::Int | KqlType::Long => r"\-?\d+",
+        KqlType::Real | KqlType::Decimal => r"\-?\d*\.?\d+(?:[eE][\-+]?\d+)?",
+        KqlType::Bool => r"true|false|True|False|TRUE|FALSE|1|0",
+        _ if last || regex_kind => ".*",
+        _ => ".*?",
     }
 }
 
@@ -220,7 +224,13 @@ impl Binder<'_> {
         }
         let captures_touch = parts.windows(2).any(|w| matches!(w, [Part::Capture(_), Part::Capture(_)]));
         let extractor: Arc<dyn Extractor> = if parse.kind == ParseKind::Regex || captures_touch {
-            Arc::new(regex_extractor(&parts, &types, parse.kind == ParseKind::Regex, parse.flags.as_deref())?)
+            Arc::new(regex_extractor(
+                &parts,
+                &types,
+                parse.kind == ParseKind::Regex,
+                parse.flags.as_deref(),
+                parse.kind == ParseKind::Relaxed,
+            )?)
         } else {
             Arc::new(ScanExtractor {
                 parts: parts.clone(),
@@ -316,6 +326,7 @@ fn regex_extractor(
     types: &[KqlType],
     literal_is_regex: bool,
     flags: Option<&str>,
+    relaxed: bool,
 ) -> BindResult<RegexExtractor> {
     let mut pattern = String::new();
     if let Some(flags) = flags.filter(|f| !f.is_empty()) {
@@ -329,16 +340,19 @@ fn regex_extractor(
         match part {
             Part::Literal(text) if literal_is_regex => pattern.push_str(&format!("(?:{text})")),
             Part::Literal(text) => pattern.push_str(&regex::escape(text)),
-            Part::Capture(None) => pattern.push_str(if last { ".*" } else { ".*?" }),
+            Part::Capture(None) => pattern.push_str(if last && !literal_is_regex { ".*" } else { ".*?" }),
             Part::Capture(Some(column)) => {
-                pattern.push_str(type_pattern(types[*column], last));
-                groups.push(Some(*column));
+                let group = groups.len();
+                // `relaxed`: a value of the wrong type is null, not a failed match.
+                let ty = if relaxed { KqlType::String } else { types[*column] };
+                pattern.push_str(&format!("(?P<c{group}>{})", type_pattern(ty, last, literal_is_regex)));
+                groups.push(*column);
             }
         }
     }
     let regex = Regex::new(&pattern)
         .map_err(|e| BindError::new(Code::InvalidLiteral, Default::default(), format!("invalid parse pattern: {e}")))?;
-    Ok(RegexExtractor { regex, groups, types: types.to_vec() })
+    Ok(RegexExtractor { regex, groups, types: types.to_vec(), relaxed })
 }
 
 #[derive(Debug, Default, Clone)]

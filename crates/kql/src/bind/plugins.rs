@@ -1,5 +1,5 @@
 //! `evaluate` plugins and the operators that run subqueries over parts of their input:
-//! `fork`, `facet`, `partition`, `top-nested`, `scan`, `reduce`.
+//! `fork`, `facet`, `partition`, `top-nested`, `reduce`.
 //!
 //! Plugins whose output shape depends on the data (`bag_unpack`, `pivot`) and the analytics
 //! plugins run their input while binding and compute over its rows. Without an executor
@@ -44,7 +44,7 @@ impl Binder<'_> {
         Ok(Some(rows))
     }
 
-    fn relation_of_rows(&mut self, columns: Vec<KqlColumn>, rows: &[Vec<Value>]) -> BindResult<Relation> {
+    pub(super) fn relation_of_rows(&mut self, columns: Vec<KqlColumn>, rows: &[Vec<Value>]) -> BindResult<Relation> {
         let mut builders: Vec<ValueBuilder> = columns.iter().map(|c| ValueBuilder::new(c.ty, rows.len())).collect();
         for row in rows {
             for (builder, value) in builders.iter_mut().zip(row) {
@@ -92,6 +92,10 @@ impl Binder<'_> {
             "activity_counts_metrics" => self.activity_counts_metrics(input, args, call.span),
             "rolling_percentile" => self.rolling_percentile(input, args, call.span),
             "identity" => Ok(input),
+            "rows_near" => self.rows_near(input, args, call.span),
+            "dcount_intersect" => self.dcount_intersect(input, args, call.span),
+            "ipv4_lookup" => self.ip_lookup(super::ip_lookup::Family::V4, input, args, call.span),
+            "ipv6_lookup" => self.ip_lookup(super::ip_lookup::Family::V6, input, args, call.span),
             "python" | "r" | "csharp" => Err(BindError::new(
                 Code::Unsupported,
                 function.span,
@@ -189,13 +193,15 @@ impl Binder<'_> {
         };
         let mut columns = kept.clone();
         let declared = output_schema.is_some();
+        // `replace_source`: the property takes the source column's place (and type).
+        let mut replaced: Vec<KqlColumn> = Vec::new();
         new_columns.retain(|c| {
             if columns.iter().any(|k| k.name == c.name) {
                 match conflict.as_str() {
                     "keep_source" => false,
                     "replace_source" => {
-                        columns.retain(|k| k.name != c.name);
-                        true
+                        replaced.push(c.clone());
+                        false
                     }
                     _ => declared,
                 }
@@ -203,6 +209,11 @@ impl Binder<'_> {
                 true
             }
         });
+        for column in columns.iter_mut() {
+            if let Some(replacement) = replaced.iter().find(|r| r.name == column.name) {
+                column.ty = replacement.ty;
+            }
+        }
         if !declared && let Some(clash) = new_columns.iter().find(|c| columns.iter().any(|k| k.name == c.name)) {
             return Err(BindError::new(
                 Code::BadArguments,
@@ -223,13 +234,18 @@ impl Binder<'_> {
             .iter()
             .zip(&bags)
             .map(|(row, bag)| {
-                let mut values: Vec<Value> =
-                    columns.iter().map(|c| row[input.index_of(&c.name).expect("kept column")].clone()).collect();
-                for column in &new_columns {
-                    let key = column.name.strip_prefix(&prefix).unwrap_or(&column.name);
-                    let value = bag.get(key).cloned().unwrap_or(Json::Null);
-                    values.push(convert(&Value::Dynamic(value), column.ty));
-                }
+                let from_bag = |name: &str, ty: KqlType| {
+                    let key = name.strip_prefix(&prefix).unwrap_or(name);
+                    convert(&Value::Dynamic(bag.get(key).cloned().unwrap_or(Json::Null)), ty)
+                };
+                let mut values: Vec<Value> = columns
+                    .iter()
+                    .map(|c| match replaced.iter().any(|r| r.name == c.name) {
+                        true => from_bag(&c.name, c.ty),
+                        false => row[input.index_of(&c.name).expect("kept column")].clone(),
+                    })
+                    .collect();
+                values.extend(new_columns.iter().map(|c| from_bag(&c.name, c.ty)));
                 values
             })
             .collect();
@@ -708,72 +724,6 @@ impl Binder<'_> {
         super::project_row(input, &extended)
     }
 
-    pub(crate) fn bind_scan(&mut self, input: Relation, scan: &ast::ScanOperator, span: Span) -> BindResult<Relation> {
-        if !scan.partition_by.is_empty() || scan.steps.len() != 1 {
-            return Err(BindError::new(Code::Unsupported, span, "scan supports one step without partition by"));
-        }
-        let step = &scan.steps[0];
-        let input = if scan.order_by.is_empty() { input } else { self.bind_sort(input, &scan.order_by)? };
-        let mut declared: Vec<(String, KqlType, Value)> = Vec::new();
-        for parameter in &scan.declare {
-            let ast::ParameterType::Scalar(type_name) = &parameter.ty else {
-                return Err(BindError::new(
-                    Code::Unsupported,
-                    parameter.name.span,
-                    "scan declares scalar columns only",
-                ));
-            };
-            let ty = KqlType::from_name(&type_name.name).expect("known type");
-            let default = match &parameter.default {
-                Some(default) => {
-                    let bound = self.bind_expr(default, &Row::default())?;
-                    convert(&self.fold_constant(bound).constant.unwrap_or(Value::Null), ty)
-                }
-                None => Value::Null,
-            };
-            declared.push((parameter.name.name.clone(), ty, default));
-        }
-        // Each row is bound with its values and the state as constants: `step.name` is the state
-        // after the step's last match.
-        let Some(rows) = self.rows_of(&input)? else {
-            let mut columns = input.columns.clone();
-            columns.extend(declared.iter().map(|(n, t, _)| KqlColumn::new(n.clone(), *t)));
-            return self.relation_of_rows(columns, &[]);
-        };
-        let mut state: Vec<Value> = declared.iter().map(|(_, _, d)| d.clone()).collect();
-        let mut output = Vec::new();
-        for values in rows {
-            let row_literals = literal_row(&input, &values, &declared, &state, &step.name.name);
-            let condition = self.bind_expr(&step.condition, &row_literals)?;
-            if self.fold_constant(condition).constant.and_then(|c| c.as_bool()) != Some(true) {
-                continue;
-            }
-            let mut next_state = state.clone();
-            for assignment in &step.assignments {
-                let target = &assignment.names[0].name;
-                let Some(index) = declared.iter().position(|(n, _, _)| n == target) else {
-                    return Err(BindError::new(
-                        Code::UnknownName,
-                        assignment.span,
-                        format!("'{target}' is not declared by the scan"),
-                    ));
-                };
-                let bound = self.bind_expr(&assignment.value, &row_literals)?;
-                next_state[index] =
-                    convert(&self.fold_constant(bound).constant.unwrap_or(Value::Null), declared[index].1);
-            }
-            state = next_state;
-            let mut out = values.clone();
-            out.extend(state.iter().cloned());
-            output.push(out);
-        }
-        let mut columns = input.columns.clone();
-        columns.extend(declared.iter().map(|(n, t, _)| KqlColumn::new(n.clone(), *t)));
-        let mut relation = self.relation_of_rows(columns, &output)?;
-        relation.ordered = true;
-        Ok(relation)
-    }
-
     pub(crate) fn bind_reduce(
         &mut self,
         input: Relation,
@@ -866,30 +816,6 @@ fn collapse_wildcards(pattern: &[String], separators: &[char]) -> String {
     out.concat()
 }
 
-/// A row of constants: the current values of the input columns and the scan's state.
-fn literal_row(
-    input: &Relation,
-    values: &[Value],
-    declared: &[(String, KqlType, Value)],
-    state: &[Value],
-    step: &str,
-) -> Row {
-    let mut row = Row::default();
-    for (column, value) in input.columns.iter().zip(values) {
-        row.columns.push(super::scope::RowColumn {
-            name: column.name.clone(),
-            ty: column.ty,
-            expr: datafusion::logical_expr::lit(value.to_scalar(column.ty)),
-        });
-    }
-    for ((name, ty, _), value) in declared.iter().zip(state) {
-        let expr = datafusion::logical_expr::lit(value.to_scalar(*ty));
-        row.columns.push(super::scope::RowColumn { name: name.clone(), ty: *ty, expr: expr.clone() });
-        row.columns.push(super::scope::RowColumn { name: format!("{step}.{name}"), ty: *ty, expr });
-    }
-    row
-}
-
 fn name_expr(name: &str, span: Span) -> ast::Expr {
     ast::Expr::new(ExprKind::Name(ast::Ident { name: name.to_string(), span }), span)
 }
@@ -956,5 +882,53 @@ fn json_type(value: &Json) -> KqlType {
         Json::Number(_) => KqlType::Real,
         Json::String(_) => KqlType::String,
         _ => KqlType::Dynamic,
+    }
+}
+
+impl Binder<'_> {
+    /// `evaluate dcount_intersect(hll_1, ..., hll_n)`: columns `s0`... where `s{i}` counts the
+    /// values in all of the first i+1 sketches (exact here: Vigil's sketches hold their values).
+    fn dcount_intersect(&mut self, input: Relation, args: &[ast::Argument], span: Span) -> BindResult<Relation> {
+        if !(2..=16).contains(&args.len()) {
+            return Err(BindError::new(Code::BadArguments, span, "dcount_intersect() takes 2 to 16 hll sketches"));
+        }
+        let input_row = Row::of(&input);
+        let mut sketches = Vec::new();
+        for arg in args {
+            let bound = self.bind_expr(&arg.value, &input_row)?;
+            if bound.ty != KqlType::Dynamic {
+                return Err(BindError::new(
+                    Code::TypeMismatch,
+                    arg.value.span,
+                    "dcount_intersect() takes hll() sketches",
+                ));
+            }
+            sketches.push(bound.expr);
+        }
+        let mut row = input_row;
+        for count in 1..=sketches.len() {
+            let expr = vigil_kql_functions::udf::row_call(
+                "dcount_intersect",
+                sketches[..count].to_vec(),
+                vec![KqlType::Dynamic; count],
+                KqlType::Long,
+                |values| {
+                    let sets: Vec<&Vec<Json>> = values
+                        .iter()
+                        .filter_map(|v| match v {
+                            Value::Dynamic(Json::Array(items)) => Some(items),
+                            _ => None,
+                        })
+                        .collect();
+                    if sets.len() != values.len() {
+                        return Value::Null;
+                    }
+                    let common = sets[0].iter().filter(|item| sets[1..].iter().all(|set| set.contains(item))).count();
+                    Value::Long(common as i64)
+                },
+            );
+            row.set(super::scope::RowColumn { name: format!("s{}", count - 1), ty: KqlType::Long, expr });
+        }
+        super::project_row(&input, &row)
     }
 }

@@ -143,6 +143,9 @@ pub struct Row {
     pub columns: Vec<RowColumn>,
     /// How names the row does not list resolve (see `Relation::open`).
     pub open: Option<OpenColumns>,
+    /// While `extend` adds columns: how many of `columns` its input had, which is all that
+    /// `pack_all()` packs.
+    pub input_width: Option<usize>,
 }
 
 impl Row {
@@ -152,7 +155,7 @@ impl Row {
             ty: c.ty,
             expr: column_expr(&c.name),
         };
-        Row { columns: relation.columns.iter().map(column).collect(), open: relation.open }
+        Row { columns: relation.columns.iter().map(column).collect(), open: relation.open, input_width: None }
     }
 
     /// A listed column.
@@ -164,6 +167,11 @@ impl Row {
     pub fn open_column(&self, name: &str) -> Option<RowColumn> {
         let ty = self.open?.type_of(name)?;
         Some(RowColumn { name: name.to_string(), ty, expr: crate::relation::null_of(ty) })
+    }
+
+    /// The columns of the operator's input (all of them outside `extend`).
+    pub fn input_columns(&self) -> &[RowColumn] {
+        &self.columns[..self.input_width.unwrap_or(self.columns.len()).min(self.columns.len())]
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

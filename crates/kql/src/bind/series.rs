@@ -36,6 +36,8 @@ struct AssembleSeries {
     step: i64,
     bins: usize,
     axis_type: KqlType,
+    /// `kind=nonempty`: empty input (without group keys) still makes one row of defaults.
+    nonempty: bool,
 }
 
 impl Transform for AssembleSeries {
@@ -84,6 +86,10 @@ impl Transform for AssembleSeries {
                         if value.is_null() { self.aggregates[i].1.to_json() } else { value.to_json() };
                 }
             }
+        }
+        if groups.is_empty() && self.keys == 0 && self.nonempty {
+            let filled = self.aggregates.iter().map(|(_, default)| vec![default.to_json(); self.bins]).collect();
+            groups.push((Vec::new(), filled));
         }
         let axis: Json = Json::Array(
             (0..self.bins)
@@ -223,6 +229,7 @@ impl Binder<'_> {
             step: step_nanos,
             bins: bins as usize,
             axis_type: axis.ty,
+            nonempty: self.series_nonempty(series)?,
         };
         let plan = TransformNode::plan(
             staged.plan,
@@ -230,6 +237,15 @@ impl Binder<'_> {
             Arc::new(transform),
         );
         Ok(Relation::new(plan, output_columns))
+    }
+
+    /// Whether `kind=nonempty` is given; any other kind is an error.
+    fn series_nonempty(&self, series: &ast::MakeSeriesOperator) -> BindResult<bool> {
+        let Some(kind) = series.options.iter().find(|o| o.name.name == "kind") else { return Ok(false) };
+        match &kind.value.kind {
+            ast::ExprKind::Name(name) if name.name == "nonempty" => Ok(true),
+            _ => Err(BindError::new(Code::BadArguments, kind.value.span, "make-series knows only kind=nonempty")),
+        }
     }
 
     /// A constant of a make-series clause, as a number of nanoseconds or a number.

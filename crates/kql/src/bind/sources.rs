@@ -341,20 +341,37 @@ fn search_term(row: &Row, term: &str, case_sensitive: bool) -> Expr {
 /// The rows of several relations under one schema: outer union by column name (same name
 /// with different types become `name_type`), or only the columns all share with `inner`.
 pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column: Option<&str>) -> BindResult<Relation> {
-    let mut columns: Vec<KqlColumn> = Vec::new();
     let type_count = |name: &str| {
         let mut types: Vec<KqlType> = inputs.iter().filter_map(|r| r.column(name).map(|c| c.ty)).collect();
         types.sort();
         types.dedup();
         types.len()
     };
+    // A name the legs give different types becomes `name_type`; when that is itself a column of
+    // some leg, the renamed one takes a number (`x_long1`), as Kusto names them.
+    let original =
+        |name: &str| inputs.iter().any(|r| r.columns.iter().any(|c| c.name == name && type_count(name) == 1));
+    let mut columns: Vec<KqlColumn> = Vec::new();
+    let mut renamed: Vec<((String, KqlType), String)> = Vec::new();
     for relation in &inputs {
         for column in &relation.columns {
             if inner && !inputs.iter().all(|r| r.column(&column.name).is_some_and(|c| c.ty == column.ty)) {
                 continue;
             }
             let output = if type_count(&column.name) > 1 {
-                KqlColumn::new(format!("{}_{}", column.name, column.ty.name()), column.ty)
+                let key = (column.name.clone(), column.ty);
+                let name = match renamed.iter().find(|(k, _)| *k == key) {
+                    Some((_, name)) => name.clone(),
+                    None => {
+                        let base = format!("{}_{}", column.name, column.ty.name());
+                        let name = crate::relation::unique_name(&base, |n| {
+                            original(n) || renamed.iter().any(|(_, taken)| taken == n)
+                        });
+                        renamed.push((key, name.clone()));
+                        name
+                    }
+                };
+                KqlColumn::new(name, column.ty)
             } else {
                 column.clone()
             };
@@ -375,7 +392,11 @@ pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column:
         }
         for column in &columns {
             let own = relation.columns.iter().find(|c| {
-                c.ty == column.ty && (c.name == column.name || format!("{}_{}", c.name, c.ty.name()) == column.name)
+                c.ty == column.ty
+                    && match renamed.iter().find(|(k, _)| k.0 == c.name && k.1 == c.ty) {
+                        Some((_, name)) => *name == column.name,
+                        None => c.name == column.name,
+                    }
             });
             exprs.push(match own {
                 Some(own) => column_expr(&own.name),

@@ -119,7 +119,11 @@ impl Binder<'_> {
                         return Err(BindError::new(Code::BadArguments, span, format!("{name}() needs a term")));
                     };
                     let kind = if name == "row_rank_dense" { WindowKind::RankDense } else { WindowKind::RankMin };
-                    (kind, vec![(term.expr.clone(), term.ty)], KqlType::Long)
+                    let mut inputs = vec![(term.expr.clone(), term.ty)];
+                    if let Some(restart) = bound_args.get(1) {
+                        inputs.push((restart.expr.clone(), KqlType::Bool));
+                    }
+                    (kind, inputs, KqlType::Long)
                 }
                 "row_window_session" => {
                     let (Some(time), Some(max_span), Some(max_gap)) =
@@ -252,11 +256,21 @@ impl Transform for WindowTransform {
                 }
             }
             WindowKind::RankDense | WindowKind::RankMin => {
-                let mut rank = 0i64;
+                // A restart begins the ranking again at the row where it holds.
+                let (mut rank, mut first) = (0i64, 0usize);
                 for row in 0..rows {
-                    let changed = row == 0 || arguments[0][row] != arguments[0][row - 1];
+                    let restarted = row == 0 || restart(1, row);
+                    if restarted {
+                        rank = 0;
+                        first = row;
+                    }
+                    let changed = restarted || arguments[0][row] != arguments[0][row - 1];
                     if changed {
-                        rank = if matches!(self.kind, WindowKind::RankDense) { rank + 1 } else { row as i64 + 1 };
+                        rank = if matches!(self.kind, WindowKind::RankDense) {
+                            rank + 1
+                        } else {
+                            (row - first) as i64 + 1
+                        };
                     }
                     builder.append(&Value::Long(rank));
                 }
