@@ -1,7 +1,8 @@
 //! Conformance runners. Each prints its pass counts and exits non-zero when a case fails that
 //! its baseline does not list, or a listed case passes (realworld: below its bar):
 //!
-//! - `docs`: the KQL reference's examples, each run and compared with the page's output table;
+//! - `docs`: the KQL reference's examples of the shared corpus, each run and compared with the
+//!   page's output table; `reference`: the rest of the reference's runnable examples, kept here;
 //! - `realworld`: real hunting queries, the share that parses, and the share that binds and
 //!   plans against the documented schemas of Sentinel and Defender tables;
 //! - `sentinel`: Sentinel's rules, parsers and hunting queries imported and run as shipped,
@@ -25,7 +26,8 @@ use vigil_kql::{Engine, MemoryCatalog, QueryError, RunOptions};
 
 use crate::baseline::Baseline;
 
-const USAGE: &str = "usage: vigil-conformance docs [--case ID] [--corpus FILE] [--verbose]
+const USAGE: &str = "usage: vigil-conformance docs [--case ID] [--corpus FILE] [--outcomes FILE] [--verbose]
+       vigil-conformance reference [--case ID] [--outcomes FILE] [--verbose]
        vigil-conformance realworld [--verbose]
        vigil-conformance kqlt [--complete] [FILE...]
        vigil-conformance sentinel [--verbose] [--dir DIR]
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         .expect("a runtime");
     let outcome = match args.first().map(String::as_str) {
         Some("docs") => runtime.block_on(docs(&args[1..])),
+        Some("reference") => runtime.block_on(reference(&args[1..])),
         Some("realworld") => realworld(&args[1..]),
         Some("kqlt") => runtime.block_on(kqlt::run(&args[1..])),
         Some("sentinel") => runtime.block_on(sentinel::run(&args[1..])),
@@ -172,25 +175,43 @@ async fn run_example(
     }
 }
 
-/// The reference's examples. With `--corpus FILE`, another set of examples in the same shape
-/// is scored (no baseline); otherwise the development corpus must fail exactly as the baseline says.
+/// The shared development corpus of the reference's examples. With `--corpus FILE`, another set
+/// of examples in the same shape is scored (no baseline).
 async fn docs(args: &[String]) -> Result<bool, String> {
-    let verbose = args.iter().any(|a| a == "--verbose");
-    let option = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
-    let only = option("--case");
-    let other_corpus = option("--corpus").map(PathBuf::from);
-    let path = match &other_corpus {
-        Some(path) => path.clone(),
+    let path = match option(args, "--corpus") {
+        Some(path) => PathBuf::from(path),
         None => corpus_dir()?.join("kql/kql-docs-examples.dev.json"),
     };
     let cases = read_cases(&path)?;
     let baseline = Baseline::parse(include_str!("../data/docs-baseline.txt"));
+    run_examples(&path.display().to_string(), &cases, &baseline, args).await
+}
+
+/// The rest of the reference's runnable examples, extracted by `reference/extract.py` and kept
+/// in this repository, against their own baseline.
+async fn reference(args: &[String]) -> Result<bool, String> {
+    let cases: Vec<Json> = serde_json::from_str(include_str!("../reference/kql-reference-examples.json"))
+        .map_err(|e| format!("reference/kql-reference-examples.json: {e}"))?;
+    let baseline = Baseline::parse(include_str!("../reference/baseline.txt"));
+    run_examples("crates/conformance/reference/kql-reference-examples.json", &cases, &baseline, args).await
+}
+
+fn option(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+/// Runs examples and compares them with their printed tables. Without `--corpus` or `--case`,
+/// the cases must fail exactly as the baseline says.
+async fn run_examples(label: &str, cases: &[Json], baseline: &Baseline, args: &[String]) -> Result<bool, String> {
+    let verbose = args.iter().any(|a| a == "--verbose");
+    let only = option(args, "--case");
+    let other_corpus = option(args, "--corpus");
     let errata = load_name_errata();
     let engine = Engine::new();
     let catalog: Arc<MemoryCatalog> = Arc::new(MemoryCatalog::new());
     let mut ineligible_count: BTreeMap<&str, usize> = BTreeMap::new();
     let mut outcomes: BTreeMap<String, Option<String>> = BTreeMap::new();
-    for case in &cases {
+    for case in cases {
         let id = case["id"].as_str().unwrap_or_default().to_string();
         if only.as_ref().is_some_and(|o| *o != id) {
             continue;
@@ -203,7 +224,7 @@ async fn docs(args: &[String]) -> Result<bool, String> {
         let outcome = run_example(&engine, &catalog, case, errata.contains_key(&id)).await;
         outcomes.insert(id, outcome.err());
     }
-    println!("KQL reference examples ({}):", path.display());
+    println!("KQL reference examples ({label}):");
     println!("  {} cases; not comparable by rule: {}", cases.len(), ineligible_count.values().sum::<usize>());
     for (reason, count) in &ineligible_count {
         println!("    {count:3}  {reason}");
@@ -219,16 +240,20 @@ async fn docs(args: &[String]) -> Result<bool, String> {
             _ => println!("  FAIL {id}: {failure}"),
         }
     }
+    if let Some(file) = option(args, "--outcomes") {
+        let text = serde_json::to_string_pretty(&outcomes).map_err(|e| e.to_string())?;
+        std::fs::write(&file, text).map_err(|e| format!("cannot write {file}: {e}"))?;
+    }
     let passed = outcomes.values().filter(|o| o.is_none()).count();
     println!(
-        "docs: {passed}/{} comparable examples pass ({:.1}%)",
+        "examples: {passed}/{} comparable examples pass ({:.1}%)",
         outcomes.len(),
         passed as f64 / outcomes.len().max(1) as f64 * 100.0
     );
     if other_corpus.is_some() || only.is_some() {
         return Ok(outcomes.values().all(Option::is_none) || other_corpus.is_some());
     }
-    Ok(baseline.check("docs", &outcomes))
+    Ok(baseline.check("examples", &outcomes))
 }
 
 fn realworld(args: &[String]) -> Result<bool, String> {

@@ -556,11 +556,8 @@ impl Binder<'_> {
                         _ => columns.push(self.bind_expr(&arg.value, row)?),
                     }
                 }
-                let total = columns
-                    .iter()
-                    .map(estimated_size)
-                    .reduce(|total, size| total + size)
-                    .unwrap_or_else(|| lit(0i64));
+                let total =
+                    columns.iter().map(estimated_size).reduce(|total, size| total + size).unwrap_or_else(|| lit(0i64));
                 Bound::new(total, KqlType::Long)
             }
             "column_ifexists" | "columnifexists" => {

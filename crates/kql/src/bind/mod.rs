@@ -18,6 +18,7 @@ mod naming;
 mod operators;
 mod parse;
 mod plugins;
+mod range;
 mod rows_near;
 mod scan;
 mod scope;

@@ -343,9 +343,13 @@ fn regex_extractor(
             Part::Capture(None) => pattern.push_str(if last && !literal_is_regex { ".*" } else { ".*?" }),
             Part::Capture(Some(column)) => {
                 let group = groups.len();
-                // `relaxed`: a value of the wrong type is null, not a failed match.
-                let ty = if relaxed { KqlType::String } else { types[*column] };
-                pattern.push_str(&format!("(?P<c{group}>{})", type_pattern(ty, last, literal_is_regex)));
+                let typed = type_pattern(types[*column], last, literal_is_regex);
+                // `relaxed`: text of the wrong type is captured too, and becomes null.
+                let capture = match relaxed && types[*column] != KqlType::String {
+                    true => format!("(?P<c{group}>{typed}|.*?)"),
+                    false => format!("(?P<c{group}>{typed})"),
+                };
+                pattern.push_str(&capture);
                 groups.push(*column);
             }
         }

@@ -10,7 +10,6 @@ use vigil_kql_functions::conversion::convert;
 use vigil_kql_functions::value::ValueBuilder;
 use vigil_kql_functions::{KqlColumn, KqlType, TypedExpr, Value};
 use vigil_kql_syntax::ast::{self, ExprKind, Literal};
-use vigil_kql_syntax::literal::NANOS_PER_DAY;
 use vigil_kql_syntax::{Code, Span};
 
 use super::Binder;
@@ -19,9 +18,6 @@ use super::scope::Row;
 use crate::error::{BindError, BindResult};
 use crate::nodes::TransformNode;
 use crate::relation::{Relation, column_expr, null_of};
-
-/// More rows than this from `range` is almost certainly a mistake.
-const RANGE_LIMIT: usize = 100_000_000;
 
 impl Binder<'_> {
     pub(crate) fn bind_datatable(
@@ -94,29 +90,12 @@ impl Binder<'_> {
                 _ => Err(BindError::new(Code::BadArguments, expr.span, "range bounds and step must be constants")),
             }
         };
-        let (start, start_type) = constant(self, from)?;
+        let (start, _) = constant(self, from)?;
         let (stop, _) = constant(self, to)?;
         let (step_value, _) = constant(self, step)?;
-        let values =
-            range_values(&start, &stop, &step_value).map_err(|m| BindError::new(Code::BadArguments, step.span, m))?;
-        let ty = match start_type {
-            KqlType::Int => KqlType::Long,
-            KqlType::Decimal => KqlType::Real,
-            other => other,
-        };
-        let columns = vec![KqlColumn::new(column.name.clone(), ty)];
-        let batches = values
-            .chunks(8192)
-            .map(|chunk| {
-                let mut builder = ValueBuilder::new(ty, chunk.len());
-                chunk.iter().for_each(|v| builder.append(v));
-                RecordBatch::try_new(vigil_kql_functions::types::arrow_schema(&columns), vec![builder.finish()])
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| BindError::plan(e.into()))?;
-        let mut relation = self.relation_of_batches(columns, batches)?;
-        relation.ordered = true;
-        Ok(relation)
+        let spec = super::range::RangeSpec::new(&start, &stop, &step_value)
+            .map_err(|m| BindError::new(Code::BadArguments, step.span, m))?;
+        super::range::range_relation(&column.name, spec)
     }
 
     pub(crate) fn bind_union(
@@ -417,58 +396,4 @@ pub(crate) fn union_relations(inputs: Vec<Relation>, inner: bool, source_column:
     let mut relation = Relation::new(plan, output_columns);
     relation.open = inputs.iter().fold(None, |open, input| OpenColumns::merge(open, input.open));
     Ok(relation)
-}
-
-/// The values of `range`: numbers, datetimes or timespans from start to stop by step.
-fn range_values(start: &Value, stop: &Value, step: &Value) -> Result<Vec<Value>, String> {
-    let mut values = Vec::new();
-    let check = |count: usize| {
-        if count > RANGE_LIMIT { Err(format!("range produces more than {RANGE_LIMIT} rows")) } else { Ok(()) }
-    };
-    match (start, stop, step) {
-        (Value::DateTime(a), Value::DateTime(b), Value::Timespan(s))
-        | (Value::Timespan(a), Value::Timespan(b), Value::Timespan(s)) => {
-            if *s == 0 {
-                return Err("the step of range cannot be zero".into());
-            }
-            let count = if (b - a).signum() == s.signum() || a == b { ((b - a) / s) as usize + 1 } else { 0 };
-            check(count)?;
-            for i in 0..count as i64 {
-                let v = a + i * s;
-                values.push(if matches!(start, Value::DateTime(_)) { Value::DateTime(v) } else { Value::Timespan(v) });
-            }
-        }
-        (Value::DateTime(_), Value::DateTime(_), other) => {
-            let days = other.as_f64().ok_or("the step of a datetime range must be a timespan")?;
-            return range_values(start, stop, &Value::Timespan((days * NANOS_PER_DAY as f64) as i64));
-        }
-        (a, b, s)
-            if a.as_i64().is_some()
-                && matches!(a, Value::Int(_) | Value::Long(_))
-                && matches!(s, Value::Int(_) | Value::Long(_))
-                && matches!(b, Value::Int(_) | Value::Long(_)) =>
-        {
-            let (a, b, s) = (a.as_i64().unwrap_or(0), b.as_i64().unwrap_or(0), s.as_i64().unwrap_or(0));
-            if s == 0 {
-                return Err("the step of range cannot be zero".into());
-            }
-            let count = if (b - a).signum() == s.signum() || a == b { ((b - a) / s) as usize + 1 } else { 0 };
-            check(count)?;
-            values.extend((0..count as i64).map(|i| Value::Long(a + i * s)));
-        }
-        (a, b, s) => {
-            let (a, b, s) = (
-                a.as_f64().ok_or("range bounds must be numbers, datetimes or timespans")?,
-                b.as_f64().ok_or("range bounds must be numbers, datetimes or timespans")?,
-                s.as_f64().ok_or("the step of range must be a number")?,
-            );
-            if s == 0.0 {
-                return Err("the step of range cannot be zero".into());
-            }
-            let count = if (b - a) * s >= 0.0 { ((b - a) / s + 1e-9).floor() as usize + 1 } else { 0 };
-            check(count)?;
-            values.extend((0..count).map(|i| Value::Real(a + i as f64 * s)));
-        }
-    }
-    Ok(values)
 }
