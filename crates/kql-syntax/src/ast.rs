@@ -307,6 +307,12 @@ pub enum OperatorKind {
         with_others: Option<Ident>,
     },
     TopNested(Vec<TopNestedLevel>),
+    /// `top-hitters N of Value [by Summing]`.
+    TopHitters {
+        count: Expr,
+        of: Expr,
+        by: Option<Expr>,
+    },
     Sort(Vec<SortKey>),
     /// `distinct a, b = f(c)`, or `distinct *`.
     Distinct(Vec<Assignment>),

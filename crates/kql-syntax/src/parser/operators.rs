@@ -180,8 +180,14 @@ impl Parser<'_> {
             "range" => self.range()?,
             "datatable" => self.datatable()?,
             "externaldata" | "external_data" => self.externaldata()?,
-            "top-hitters"
-            | "make-graph"
+            "top-hitters" => {
+                let count = self.scalar()?;
+                self.expect_word("of")?;
+                let of = self.scalar()?;
+                let by = if self.eat_word("by") { Some(self.scalar()?) } else { None };
+                OperatorKind::TopHitters { count, of, by }
+            }
+            "make-graph"
             | "graph-match"
             | "graph-to-table"
             | "graph-shortest-paths"

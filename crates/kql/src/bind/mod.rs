@@ -622,6 +622,9 @@ impl<'a> Binder<'a> {
             OperatorKind::Take(count) => self.bind_take(needs_input(input)?, count),
             OperatorKind::Top { count, by, .. } => self.bind_top(needs_input(input)?, count, by),
             OperatorKind::TopNested(levels) => self.bind_top_nested(needs_input(input)?, levels),
+            OperatorKind::TopHitters { count, of, by } => {
+                self.bind_top_hitters(needs_input(input)?, count, of, by.as_ref())
+            }
             OperatorKind::Sort(keys) => self.bind_sort(needs_input(input)?, keys),
             OperatorKind::Distinct(items) => self.bind_distinct(needs_input(input)?, items),
             OperatorKind::Join { options, right, on } => self.bind_join(needs_input(input)?, options, right, on),

@@ -422,6 +422,41 @@ impl Binder<'_> {
         Ok(Relation::new(plan, columns))
     }
 
+    /// `top-hitters N of Value [by Summing]`: the N values with the most rows (or the largest sum),
+    /// `summarize approximate_count_Value = count() by Value | top N by it`. Exact here.
+    pub(crate) fn bind_top_hitters(
+        &mut self,
+        input: Relation,
+        count: &ast::Expr,
+        of: &ast::Expr,
+        by: Option<&ast::Expr>,
+    ) -> BindResult<Relation> {
+        let row = Row::of(&input);
+        let name = |expr: &ast::Expr| result_name(expr, &row, CallKind::Scalar).unwrap_or_else(|| "Column1".into());
+        let ident = |name: String, span: Span| ast::Ident { name, span };
+        let value_name = name(of);
+        let (measure, function, args) = match by {
+            Some(by) => {
+                (format!("approximate_sum_{}", name(by)), "sum", vec![ast::Argument { name: None, value: by.clone() }])
+            }
+            None => (format!("approximate_count_{value_name}"), "count", Vec::new()),
+        };
+        let span = of.span;
+        let aggregate = ast::Assignment {
+            names: vec![ident(measure.clone(), span)],
+            value: ast::Expr::new(ExprKind::Call { function: ident(function.into(), span), args }, span),
+            span,
+        };
+        let key = ast::Assignment { names: vec![ident(value_name, span)], value: of.clone(), span };
+        let summarized = self.bind_summarize(input, &[aggregate], &[key])?;
+        let order = ast::SortKey {
+            value: ast::Expr::new(ExprKind::Name(ident(measure, span)), span),
+            order: Some(SortOrder::Descending),
+            nulls: None,
+        };
+        self.bind_top(summarized, count, &order)
+    }
+
     /// A non-negative constant row count (`take`, `top`, `sample`).
     pub(crate) fn bind_count_argument(&mut self, expr: &ast::Expr) -> BindResult<usize> {
         let bound = self.bind_expr(expr, &Row::default())?;

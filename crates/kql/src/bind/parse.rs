@@ -300,6 +300,24 @@ impl Binder<'_> {
                 "quote" => options.quote = Some(value.to_kql_string()),
                 "escape" => options.escape = value.to_kql_string().chars().next(),
                 "greedy" => options.greedy = value.as_bool().unwrap_or(false),
+                "regex" => {
+                    let pattern = value.to_kql_string();
+                    let regex = Regex::new(&pattern).map_err(|e| {
+                        BindError::new(
+                            Code::InvalidLiteral,
+                            option.value.span,
+                            format!("invalid regex of parse-kv: {e}"),
+                        )
+                    })?;
+                    if regex.captures_len() < 3 {
+                        return Err(BindError::new(
+                            Code::BadArguments,
+                            option.value.span,
+                            "the regex of parse-kv needs two groups: the key and the value",
+                        ));
+                    }
+                    options.regex = Some(regex);
+                }
                 other => {
                     return Err(BindError::new(
                         Code::BadArguments,
@@ -366,6 +384,8 @@ struct KvOptions {
     quote: Option<String>,
     escape: Option<char>,
     greedy: bool,
+    /// `regex=`: each match is a pair, its first group the key and its second the value.
+    regex: Option<Regex>,
 }
 
 /// `parse-kv`: the values of the requested keys.
@@ -378,8 +398,12 @@ struct KvExtractor {
 
 impl Extractor for KvExtractor {
     fn extract(&self, text: &str) -> Option<Vec<Value>> {
-        let pairs = match (&self.options.pair_delimiter, &self.options.kv_delimiter) {
-            (Some(pair), Some(kv)) => self.delimited_pairs(text, pair, kv),
+        let pairs = match (&self.options.regex, &self.options.pair_delimiter, &self.options.kv_delimiter) {
+            (Some(regex), _, _) => regex
+                .captures_iter(text)
+                .filter_map(|c| Some((c.get(1)?.as_str().trim().to_string(), c.get(2)?.as_str().to_string())))
+                .collect(),
+            (None, Some(pair), Some(kv)) => self.delimited_pairs(text, pair, kv),
             _ => self.automatic_pairs(text),
         };
         Some(

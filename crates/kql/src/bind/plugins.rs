@@ -23,6 +23,9 @@ use crate::relation::Relation;
 
 type Rows = Vec<Vec<Value>>;
 
+/// Values by the start of their bin.
+type Bins = BTreeMap<i64, Vec<f64>>;
+
 impl Binder<'_> {
     /// The rows of a relation, run now; `None` when nothing can be run (`vigil check`).
     fn rows_of(&mut self, relation: &Relation) -> BindResult<Option<Rows>> {
@@ -511,11 +514,11 @@ impl Binder<'_> {
     fn rolling_percentile(&mut self, input: Relation, args: &[ast::Argument], span: Span) -> BindResult<Relation> {
         let value_name = args.first().and_then(|a| a.value.as_name()).map(str::to_string);
         let index_name = args.get(2).and_then(|a| a.value.as_name()).map(str::to_string);
-        let (Some(value_name), Some(index_name)) = (value_name, index_name) else {
+        let (Some(value_name), Some(index_name), true) = (value_name, index_name, args.len() >= 5) else {
             return Err(BindError::new(
                 Code::BadArguments,
                 span,
-                "rolling_percentile(value, percentile, index, bin_size, bins_per_window)",
+                "rolling_percentile(value, percentile, index, bin_size, bins_per_window [, dimension...])",
             ));
         };
         let value_index =
@@ -538,25 +541,54 @@ impl Binder<'_> {
                 "rolling_percentile needs constant percentile, bin size and window",
             ));
         };
+        // Dimensions after the window: each combination of their values has its own windows.
+        let mut dimensions = Vec::new();
+        for arg in &args[5..] {
+            let Some(name) = arg.value.as_name() else {
+                return Err(BindError::new(
+                    Code::BadArguments,
+                    arg.value.span,
+                    "rolling_percentile dimensions are columns",
+                ));
+            };
+            dimensions.push(
+                input.index_of(name).ok_or_else(|| super::operators::unknown_column(name, arg.value.span, &input))?,
+            );
+        }
         let index_type = input.columns[index_index].ty;
         let value_type = input.columns[value_index].ty;
         let output_name = format!("rolling_{window}_percentile_{value_name}_{}", constants[0].to_kql_string());
-        let output_columns = vec![KqlColumn::new(index_name, index_type), KqlColumn::new(output_name, value_type)];
+        let mut output_columns = vec![KqlColumn::new(index_name, index_type)];
+        output_columns.extend(dimensions.iter().map(|d| input.columns[*d].clone()));
+        output_columns.push(KqlColumn::new(output_name, value_type));
         let rows = self.rows_of(&input)?.unwrap_or_default();
-        let mut bins: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+        let mut groups: Vec<(Vec<Value>, Bins)> = Vec::new();
+        let mut group_of: HashMap<String, usize> = HashMap::new();
         for row in &rows {
+            let key: Vec<Value> = dimensions.iter().map(|d| row[*d].clone()).collect();
+            let group = *group_of.entry(format!("{key:?}")).or_insert_with(|| {
+                groups.push((key, BTreeMap::new()));
+                groups.len() - 1
+            });
             if let (Some(index), Some(value)) = (row[index_index].as_i64(), row[value_index].as_f64()) {
-                bins.entry(index - index.rem_euclid(bin.max(1))).or_default().push(value);
+                groups[group].1.entry(index - index.rem_euclid(bin.max(1))).or_default().push(value);
             }
         }
-        let keys: Vec<i64> = bins.keys().copied().collect();
         let mut output = Vec::new();
-        for key in &keys {
-            let mut values: Vec<(f64, f64)> =
-                bins.range(key - (window - 1) * bin..=*key).flat_map(|(_, v)| v.iter().map(|x| (*x, 1.0))).collect();
-            let result = vigil_kql_functions::aggregate::weighted_percentile(&mut values, percent);
-            let index_value = if index_type == KqlType::DateTime { Value::DateTime(*key) } else { Value::Long(*key) };
-            output.push(vec![index_value, result.map(|v| convert(&Value::Real(v), value_type)).unwrap_or(Value::Null)]);
+        for (key, bins) in &groups {
+            for start in bins.keys() {
+                let mut values: Vec<(f64, f64)> = bins
+                    .range(start - (window - 1) * bin..=*start)
+                    .flat_map(|(_, v)| v.iter().map(|x| (*x, 1.0)))
+                    .collect();
+                let result = vigil_kql_functions::aggregate::weighted_percentile(&mut values, percent);
+                let index_value =
+                    if index_type == KqlType::DateTime { Value::DateTime(*start) } else { Value::Long(*start) };
+                let mut out = vec![index_value];
+                out.extend(key.iter().cloned());
+                out.push(result.map(|v| convert(&Value::Real(v), value_type)).unwrap_or(Value::Null));
+                output.push(out);
+            }
         }
         self.relation_of_rows(output_columns, &output)
     }
