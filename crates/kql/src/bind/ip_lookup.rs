@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, UInt32Array};
-use datafusion::arrow::compute::{cast, take};
+use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DFSchema, Result};
@@ -21,7 +21,7 @@ use vigil_kql_syntax::{Code, Span};
 use super::Binder;
 use super::scope::Row;
 use crate::error::{BindError, BindResult};
-use crate::nodes::{Transform, TransformNode};
+use crate::nodes::{Transform, TransformNode, conform};
 use crate::relation::Relation;
 
 /// More lookup rows than this is not a lookup table.
@@ -150,13 +150,10 @@ impl Transform for IpLookup {
                 false => input_columns.into_iter().chain(lookup_columns).collect(),
             };
             let columns = columns
-                .into_iter()
+                .iter()
                 .zip(schema.fields())
-                .map(|(column, field)| match column.data_type() == field.data_type() {
-                    true => Ok(column),
-                    false => cast(&column, field.data_type()),
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()?;
+                .map(|(column, field)| conform(column, field))
+                .collect::<Result<Vec<_>>>()?;
             output.push(RecordBatch::try_new(schema.clone(), columns)?);
         }
         Ok(output)

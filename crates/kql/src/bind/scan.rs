@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, new_null_array};
-use datafusion::arrow::compute::{cast, concat, interleave};
+use datafusion::arrow::compute::{concat, interleave};
 use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::{DFSchema, Result, ScalarValue};
@@ -25,7 +25,7 @@ use vigil_kql_syntax::ast::{self, ScanOutput};
 use super::Binder;
 use super::scope::{Row, RowColumn};
 use crate::error::{BindError, BindResult};
-use crate::nodes::{Transform, TransformNode};
+use crate::nodes::{Transform, TransformNode, conform};
 use crate::relation::{Relation, column_expr};
 
 /// One step, compiled.
@@ -204,11 +204,8 @@ impl Transform for ScanTransform {
                 .columns()
                 .iter()
                 .zip(self.eval_schema.fields())
-                .map(|(column, field)| match column.data_type() == field.data_type() {
-                    true => Ok(column.clone()),
-                    false => cast(column, field.data_type()),
-                })
-                .collect::<std::result::Result<_, _>>()?;
+                .map(|(column, field)| conform(column, field))
+                .collect::<Result<_>>()?;
             let keys: Vec<ArrayRef> = self
                 .partition_by
                 .iter()
@@ -234,13 +231,8 @@ impl Transform for ScanTransform {
         let indices: Vec<(usize, usize)> = emitted.iter().map(|e| (e.batch, e.row)).collect();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
         for (column, field) in schema.fields().iter().enumerate().take(self.input_width) {
-            let sources: Vec<ArrayRef> = batches
-                .iter()
-                .map(|b| match b.column(column).data_type() == field.data_type() {
-                    true => Ok(b.column(column).clone()),
-                    false => cast(b.column(column), field.data_type()),
-                })
-                .collect::<std::result::Result<_, _>>()?;
+            let sources: Vec<ArrayRef> =
+                batches.iter().map(|b| conform(b.column(column), field)).collect::<Result<_>>()?;
             let sources: Vec<&dyn Array> = sources.iter().map(|a| a.as_ref()).collect();
             columns.push(interleave(&sources, &indices)?);
         }
