@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Fuzzes the KQL parser: fuzz/run.sh [SECONDS]. Seeds the corpus with the queries of the shared
-# conformance corpora, so the fuzzer starts from real KQL.
+# Fuzzes KQL: fuzz/run.sh [SECONDS] [TARGET]. TARGET is `parse` (the parser alone, the default)
+# or `query` (the editor's check and a run of the query with the server's kind of limits).
+# Seeds the corpus with the queries of the shared conformance corpora, so the fuzzer starts
+# from real KQL.
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
+target=${2:-parse}
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
-corpus=corpus/parse
+corpus=corpus/$target
 mkdir -p "$corpus"
 shared=${VIGIL_CONFORMANCE_DIR:-../../shared/conformance}
 if [ -d "$shared/kql" ]; then
@@ -18,4 +21,6 @@ for file in source.glob("*.json"):
 PY
 fi
 # The machine has one stable toolchain; RUSTC_BOOTSTRAP lets it take the sanitizer flags.
-RUSTC_BOOTSTRAP=1 cargo fuzz run parse "$corpus" -- -max_total_time="$seconds" -max_len=4096 -timeout=10
+# Queries allocate through DataFusion's pool; the fuzzer's own cap sits above the engine's.
+RUSTC_BOOTSTRAP=1 cargo fuzz run --locked "$target" "$corpus" -- \
+  -max_total_time="$seconds" -max_len=4096 -timeout=30 -rss_limit_mb=4096

@@ -10,8 +10,18 @@ interface CompleteAnswer {
   items: { label: string; kind: string; detail?: string }[];
 }
 
+interface CheckProblem {
+  code: string;
+  message: string;
+  severity?: "error" | "warning";
+  help?: string | null;
+  from?: number;
+  to?: number;
+}
+
 interface CheckAnswer {
-  error?: { code: string; message: string; from?: number; to?: number };
+  error?: CheckProblem;
+  diagnostics?: CheckProblem[];
 }
 
 const kqlPath = (workspace: string, action: string) =>
@@ -46,7 +56,7 @@ export function completionSource(workspace: () => string): CompletionSource {
   };
 }
 
-/** The first problem the engine finds, marked where it is. */
+/** Every problem the engine finds, each marked where it is. */
 export function checkSource(workspace: () => string): LintSource {
   return async (view): Promise<Diagnostic[]> => {
     const query = view.state.doc.toString();
@@ -57,9 +67,11 @@ export function checkSource(workspace: () => string): LintSource {
     } catch {
       return [];
     }
-    if (!answer.error) return [];
-    const { from = 0, to = from, message, code } = answer.error;
-    return [diagnostic(view.state.doc, from, to, message, code)];
+    const problems = answer.diagnostics ?? (answer.error ? [answer.error] : []);
+    return problems.map(({ from = 0, to = from, message, code, help, severity }) => ({
+      ...diagnostic(view.state.doc, from, to, help ? `${message} (${help})` : message, code),
+      severity: severity ?? "error",
+    }));
   };
 }
 

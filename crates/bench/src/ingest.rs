@@ -14,12 +14,6 @@ use serde_json::{Value as Json, json};
 
 use crate::{Random, SigninRow};
 
-const USER_AGENTS: [&str; 4] = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Teams/6.1.0",
-    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17126; Pro)",
-];
 const CITIES: [(&str, &str, f64, f64); 5] = [
     ("Seattle", "Washington", 47.6, -122.3),
     ("London", "England", 51.5, -0.1),
@@ -61,7 +55,6 @@ fn guid(random: &mut Random) -> String {
 fn event(random: &mut Random, index: u64, total: u64) -> Json {
     let row = SigninRow::generate(random, index, total);
     let (city, state, latitude, longitude) = CITIES[random.skewed(CITIES.len() as u64) as usize];
-    let user_agent = USER_AGENTS[random.skewed(USER_AGENTS.len() as u64) as usize];
     let created = vigil_kql_syntax::literal::format_datetime(row.time);
     json!({
         "CreatedDateTime": created,
@@ -76,8 +69,8 @@ fn event(random: &mut Random, index: u64, total: u64) -> Json {
         "ResultDescription": if row.result == 0 { "" } else { "Invalid username or password or Invalid on-premise username or password." },
         "Location": row.location,
         "EventText": row.text,
-        "ClientAppUsed": if user_agent.starts_with("Microsoft Office") { "Mobile Apps and Desktop clients" } else { "Browser" },
-        "UserAgent": user_agent,
+        "ClientAppUsed": if row.user_agent.starts_with("Microsoft Office") { "Mobile Apps and Desktop clients" } else { "Browser" },
+        "UserAgent": row.user_agent,
         "ConditionalAccessStatus": if row.result == 0 { "success" } else { "notApplied" },
         "AuthenticationRequirement": "singleFactorAuthentication",
         "RiskState": "none",

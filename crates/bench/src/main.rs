@@ -45,6 +45,17 @@ const APPS: [&str; 12] = [
     "My Apps",
     "Windows Sign In",
 ];
+/// Browsers and clients as Entra ID records them, with `{}` for a version that varies by row.
+const USER_AGENTS: [&str; 8] = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{}.0.0.0 Safari/537.36 Edg/{}.0.2210.91",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{}.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/{}.2 Safari/605.1.15",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{}.0) Gecko/20100101 Firefox/{}.0",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:{}.0) Gecko/20100101 Firefox/{}.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148 Teams/6.{}.0",
+    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.{}; Pro)",
+    "python-requests/2.{}.0",
+];
 const COUNTRIES: [&str; 10] = ["US", "GB", "DE", "FR", "JP", "IN", "BR", "CA", "AU", "NL"];
 const DEPARTMENTS: [&str; 8] = ["Engineering", "Finance", "Sales", "Marketing", "HR", "Legal", "Support", "IT"];
 /// Start of the 30 days the events span: 2026-10-01T00:00:00Z.
@@ -137,6 +148,7 @@ fn signin_schema() -> Arc<Schema> {
         Field::new("ResultType", DataType::Int64, false),
         Field::new("Location", DataType::Utf8, false),
         Field::new("EventText", DataType::Utf8, false),
+        Field::new("UserAgent", DataType::Utf8, false),
     ]))
 }
 
@@ -188,6 +200,7 @@ pub struct SigninRow {
     pub result: i64,
     pub location: &'static str,
     pub text: String,
+    pub user_agent: String,
 }
 
 impl SigninRow {
@@ -216,7 +229,9 @@ impl SigninRow {
         let text =
             format!("User {user} sign-in {outcome} to {app} from {address} result={result} session={session:08x}");
         let location = COUNTRIES[random.skewed(COUNTRIES.len() as u64) as usize];
-        SigninRow { time, user, address, app, result, location, text }
+        let version = (100 + random.below(30)).to_string();
+        let user_agent = USER_AGENTS[random.skewed(USER_AGENTS.len() as u64) as usize].replace("{}", &version);
+        SigninRow { time, user, address, app, result, location, text, user_agent }
     }
 }
 
@@ -234,6 +249,7 @@ fn signin_batch(
     let mut results = Vec::with_capacity(count as usize);
     let mut locations = Vec::with_capacity(count as usize);
     let mut texts = Vec::with_capacity(count as usize);
+    let mut user_agents = Vec::with_capacity(count as usize);
     for i in first..first + count {
         let row = SigninRow::generate(random, i, total);
         times.push(row.time);
@@ -243,6 +259,7 @@ fn signin_batch(
         results.push(row.result);
         locations.push(row.location);
         texts.push(row.text);
+        user_agents.push(row.user_agent);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(TimestampNanosecondArray::from(times)),
@@ -252,6 +269,7 @@ fn signin_batch(
         Arc::new(Int64Array::from(results)),
         Arc::new(StringArray::from(locations)),
         Arc::new(StringArray::from(texts)),
+        Arc::new(StringArray::from(user_agents)),
     ];
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
 }

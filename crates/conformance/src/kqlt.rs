@@ -109,7 +109,7 @@ fn render_error(error: &QueryError, query: &str) -> Vec<String> {
                 format!("{}:{} {}", at.line, at.column, d)
             })
             .collect(),
-        QueryError::Execution(message) => vec![format!("execution: {message}")],
+        other => vec![format!("execution: {other}")],
     }
 }
 

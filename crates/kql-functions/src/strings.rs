@@ -1,7 +1,10 @@
 //! Uniform read access to Arrow's three string layouts, and the text kernels that KQL's
 //! string operators share (ASCII-fast case-insensitive search, term boundaries).
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, LargeStringArray, StringArray, StringViewArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, LargeStringArray, StringArray, StringViewArray,
+};
+use datafusion::arrow::buffer::BooleanBuffer;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
 
@@ -59,6 +62,60 @@ impl<'a> StringColumn<'a> {
             StringColumn::View(a) => a.null_count(),
         }
     }
+}
+
+/// Evaluates `predicate` on every row's text (null read as empty, as KQL reads it) into a
+/// boolean array without nulls.
+///
+/// Over string views, rows with the same view hold the same text: a Parquet column decodes each
+/// dictionary entry to one view that all its rows share, and a short string is its own view. A
+/// small direct-mapped cache keyed by the view therefore evaluates a dictionary-encoded column
+/// (user agents, application names, operations: most of what hunting queries filter on) once per
+/// distinct value, as a dictionary-aware engine does, and costs one probe per row when the values
+/// are all different.
+pub fn text_predicate(column: StringColumn<'_>, mut predicate: impl FnMut(&str) -> bool) -> BooleanArray {
+    let len = column.len();
+    let null_result = if column.null_count() > 0 { predicate("") } else { false };
+    let values = match column {
+        StringColumn::View(array) => {
+            const SLOTS: usize = 1 << 12;
+            const PROBES: usize = 8;
+            let views = array.views();
+            let nulls = array.nulls().filter(|n| n.null_count() > 0);
+            // A slot holds a view and its answer (0: empty; 1: false; 2: true) side by side, so
+            // that a probe touches one cache line. Linear probing over a few slots keeps every
+            // value of a dictionary (hundreds, typically) without evicting one another.
+            let mut slots = vec![(0u128, 0u8); SLOTS];
+            let mut evaluate = |row: usize| {
+                let view = views[row];
+                let mixed = (view as u64) ^ ((view >> 64) as u64);
+                let home = (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize;
+                for probe in 0..PROBES {
+                    let slot = &mut slots[(home + probe) & (SLOTS - 1)];
+                    if slot.1 == 0 {
+                        let result = predicate(array.value(row));
+                        *slot = (view, 1 + result as u8);
+                        return result;
+                    }
+                    if slot.0 == view {
+                        return slot.1 == 2;
+                    }
+                }
+                predicate(array.value(row))
+            };
+            match nulls {
+                None => BooleanBuffer::collect_bool(len, evaluate),
+                Some(nulls) => {
+                    BooleanBuffer::collect_bool(len, |row| if nulls.is_null(row) { null_result } else { evaluate(row) })
+                }
+            }
+        }
+        other => BooleanBuffer::collect_bool(len, |row| match other.get(row) {
+            Some(text) => predicate(text),
+            None => null_result,
+        }),
+    };
+    BooleanArray::new(values, None)
 }
 
 /// Is `c` part of a term? KQL's terms are runs of ASCII letters and digits; every other
@@ -185,16 +242,21 @@ pub fn has_term(haystack: &str, needle: &CaseInsensitiveNeedle, prefix_only: boo
     })
 }
 
-/// Case-sensitive term matching (`has_cs`).
-pub fn has_term_case_sensitive(haystack: &str, needle: &str, prefix_only: bool, suffix_only: bool) -> bool {
-    let needle_bytes = needle.as_bytes();
+/// Case-sensitive term matching (`has_cs`) with a prepared finder.
+pub fn has_term_case_sensitive(
+    haystack: &str,
+    needle: &memchr::memmem::Finder<'_>,
+    prefix_only: bool,
+    suffix_only: bool,
+) -> bool {
+    let needle_bytes = needle.needle();
     if needle_bytes.is_empty() {
         return true;
     }
     let check_before = !suffix_only && is_term_byte(needle_bytes[0]);
     let check_after = !prefix_only && is_term_byte(needle_bytes[needle_bytes.len() - 1]);
     let bytes = haystack.as_bytes();
-    memchr::memmem::find_iter(bytes, needle_bytes).any(|start| {
+    needle.find_iter(bytes).any(|start| {
         let end = start + needle_bytes.len();
         (!check_before || start == 0 || !is_term_byte(bytes[start - 1]))
             && (!check_after || end == bytes.len() || !is_term_byte(bytes[end]))
@@ -216,6 +278,33 @@ mod tests {
         assert!(has_term("administrator", &needle, true, false));
         assert!(has_term("sysadmin", &needle, false, true));
         assert!(has_term("é admin", &needle, false, false));
+    }
+
+    #[test]
+    fn cached_predicates_answer_per_row() {
+        // Short (inline) and long (buffer) views, repeated as a dictionary decode repeats them,
+        // nulls, and many distinct values that collide in the cache.
+        let mut texts: Vec<Option<String>> = Vec::new();
+        for i in 0..20_000 {
+            texts.push(match i % 5 {
+                0 => Some("Mozilla/5.0 Firefox/121.0".to_string()),
+                1 => Some("short fire".to_string()),
+                2 => None,
+                3 => Some(format!("distinct value number {i} firefox")),
+                _ => Some(format!("other {i}")),
+            });
+        }
+        let views: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter(texts.iter().map(|t| t.as_deref())));
+        let plain: ArrayRef = std::sync::Arc::new(StringArray::from_iter(texts.iter().map(|t| t.as_deref())));
+        let needle = CaseInsensitiveNeedle::new("FIRE");
+        let expected: Vec<bool> = texts.iter().map(|t| needle.contained_in(t.as_deref().unwrap_or(""))).collect();
+        for array in [&views, &plain] {
+            let result = text_predicate(StringColumn::new(array).unwrap(), |t| needle.contained_in(t));
+            assert_eq!(result.null_count(), 0);
+            assert_eq!(result.iter().map(Option::unwrap).collect::<Vec<_>>(), expected);
+        }
+        let empty = text_predicate(StringColumn::new(&views).unwrap(), str::is_empty);
+        assert_eq!(empty.iter().filter(|b| b == &Some(true)).count(), 4_000, "nulls read as empty");
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub enum QueryError {
     Invalid(Vec<Diagnostic>),
     /// The query is valid but failed while running (an I/O error, an invalid regex in data...).
     Execution(String),
+    /// The query ran past its time limit and was cancelled.
+    TimeLimit(std::time::Duration),
+    /// The query needed more memory than its limit (in bytes) and was cancelled.
+    MemoryLimit { limit: usize, detail: String },
 }
 
 impl QueryError {
@@ -70,7 +74,18 @@ impl QueryError {
             QueryError::Invalid(diagnostics) => {
                 diagnostics.iter().map(|d| d.render(source)).collect::<Vec<_>>().join("\n\n")
             }
-            QueryError::Execution(message) => format!("error[{}]: {message}", Code::Execution.as_str()),
+            other => format!("error[{}]: {other}", Code::Execution.as_str()),
+        }
+    }
+
+    /// A failure of DataFusion while running: a memory-pool refusal is the memory limit, whatever
+    /// operator met it.
+    pub fn from_execution(error: &datafusion::error::DataFusionError, memory_limit: Option<usize>) -> QueryError {
+        match (error.find_root(), memory_limit) {
+            (datafusion::error::DataFusionError::ResourcesExhausted(detail), Some(limit)) => {
+                QueryError::MemoryLimit { limit, detail: first_line(detail) }
+            }
+            _ => QueryError::Execution(execution_message(error)),
         }
     }
 }
@@ -83,6 +98,14 @@ impl fmt::Display for QueryError {
                 write!(f, "{}", messages.join("; "))
             }
             QueryError::Execution(message) => write!(f, "{message}"),
+            QueryError::TimeLimit(limit) => {
+                write!(f, "the query ran longer than its time limit of {} and was cancelled", seconds(*limit))
+            }
+            QueryError::MemoryLimit { limit, detail } => write!(
+                f,
+                "the query needed more memory than its limit of {} MiB and was cancelled ({detail})",
+                limit.div_ceil(1 << 20)
+            ),
         }
     }
 }
@@ -93,4 +116,9 @@ impl From<BindError> for QueryError {
     fn from(error: BindError) -> QueryError {
         QueryError::Invalid(vec![error.0])
     }
+}
+
+fn seconds(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs_f64();
+    if seconds == 1.0 { "1 second".to_string() } else { format!("{seconds} seconds") }
 }

@@ -16,7 +16,7 @@ mod nodes;
 mod relation;
 pub mod result;
 
-pub use engine::{Engine, RunOptions};
+pub use engine::{Engine, QueryLimits, RunOptions};
 pub use error::QueryError;
 pub use external::ExternalData;
 pub use relation::Render;

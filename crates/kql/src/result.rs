@@ -40,6 +40,8 @@ impl ResultTable {
 #[derive(Debug, Clone)]
 pub struct QueryResult {
     pub tables: Vec<ResultTable>,
+    /// Why the tables hold only part of the result (a result-size limit), if they do.
+    pub partial: Option<String>,
 }
 
 /// A cell as the Log Analytics API returns it.
@@ -96,6 +98,18 @@ impl QueryResult {
             }
             object["render"] = Json::Object(properties);
         }
+        if let Some(reason) = &self.partial {
+            // Log Analytics answers a cut result with the rows it kept and this error beside them.
+            object["error"] = json!({
+                "code": "PartialError",
+                "message": "There were some errors when processing your query.",
+                "details": [{
+                    "code": "EngineError",
+                    "message": "Something went wrong processing your query on the server.",
+                    "innererror": {"code": "-2133196797", "message": reason, "severity": 2, "severityName": "Error"},
+                }],
+            });
+        }
         object
     }
 
@@ -130,7 +144,8 @@ impl QueryResult {
             let batch = RecordBatch::try_new(arrow_schema(&columns), arrays).map_err(|e| e.to_string())?;
             result.push(ResultTable { name, columns, batches: vec![batch], render: None });
         }
-        Ok(QueryResult { tables: result })
+        let partial = json.pointer("/error/details/0/innererror/message").and_then(Json::as_str).map(str::to_string);
+        Ok(QueryResult { tables: result, partial })
     }
 
     /// RFC 4180 CSV of the primary table, with a header row.

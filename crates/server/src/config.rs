@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub query_timeout: Duration,
     /// Memory one query may hold, in bytes.
     pub query_memory: usize,
+    /// Rows and bytes of one query's result; past them the result is cut and marked partial.
+    pub result_rows: usize,
+    pub result_bytes: usize,
     /// Ingestion requests processed at once; more are refused with 429.
     pub max_concurrent_ingest: usize,
     pub flush_interval: Duration,
@@ -72,6 +75,8 @@ impl Default for ServerConfig {
             tls: TlsMode::SelfSigned,
             query_timeout: Duration::from_secs(120),
             query_memory: 4 << 30,
+            result_rows: vigil_kql::QueryLimits::RESULT_ROWS,
+            result_bytes: vigil_kql::QueryLimits::RESULT_BYTES,
             max_concurrent_ingest: 64,
             flush_interval: Duration::from_secs(30),
             compaction_interval: Duration::from_secs(300),
@@ -133,6 +138,8 @@ struct TlsFile {
 struct QueryFile {
     timeout_seconds: Option<u64>,
     memory_mb: Option<usize>,
+    max_result_rows: Option<usize>,
+    max_result_mb: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +197,12 @@ impl ServerConfig {
             }
             if let Some(mb) = query.memory_mb {
                 self.query_memory = mb << 20;
+            }
+            if let Some(rows) = query.max_result_rows {
+                self.result_rows = rows;
+            }
+            if let Some(mb) = query.max_result_mb {
+                self.result_bytes = mb << 20;
             }
         }
         if let Some(limit) = file.ingest.and_then(|i| i.max_concurrent_requests) {

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use vigil_control::Role;
-use vigil_kql::QueryError;
 use vigil_kql_syntax::LineCol;
 
 use crate::admin::workspace_for;
@@ -37,8 +36,9 @@ pub(crate) fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Ap
         .map_err(|e| ApiError::bad_request("InvalidJson", format!("The body is not valid: {e}")))
 }
 
-/// `POST /api/workspaces/{ws}/kql/check`: the result's columns, or the first problem with its
-/// position (200 either way: an invalid query is the answer, not a failed request).
+/// `POST /api/workspaces/{ws}/kql/check`: every problem the parser and the binder find
+/// (`diagnostics`, in text order, `error` repeating the first), or the result's columns when
+/// there is none (200 either way: an invalid query is the answer, not a failed request).
 pub async fn check(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -49,28 +49,58 @@ pub async fn check(
     let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
     let request: CheckRequest = parse_body(&body)?;
     let catalog = state.catalog(&workspace.id).await?;
-    let answer = match state.transform_engine.check(&request.query, catalog.as_ref(), false) {
-        Ok(columns) => json!({
-            "columns": columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
-        }),
-        Err(QueryError::Invalid(diagnostics)) => {
-            let text = &request.query;
-            let first = diagnostics.first();
-            let start = first.map(|d| d.span.start as usize).unwrap_or(0).min(text.len());
-            let end = first.map(|d| d.span.end as usize).unwrap_or(start).clamp(start, text.len());
+    let engine = state.transform_engine.clone();
+    let text = request.query.clone();
+    let (columns, diagnostics) =
+        off_the_async_threads(&state, move || engine.diagnose(&text, catalog.as_ref())).await?;
+    let text = &request.query;
+    let diagnostics: Vec<Json> = diagnostics
+        .iter()
+        .map(|d| {
+            let start = (d.span.start as usize).min(text.len());
+            let end = (d.span.end as usize).clamp(start, text.len());
             let position = LineCol::of(text, start);
-            json!({"error": {
-                "code": first.map(|d| d.code.as_str()).unwrap_or("KS000"),
-                "message": first.map(|d| d.message.clone()).unwrap_or_default(),
+            json!({
+                "code": d.code.as_str(),
+                "severity": match d.severity {
+                    vigil_kql_syntax::Severity::Error => "error",
+                    vigil_kql_syntax::Severity::Warning => "warning",
+                },
+                "message": d.message,
+                "help": d.help,
                 "line": position.line,
                 "column": position.column,
                 "from": utf16_offset(text, start),
                 "to": utf16_offset(text, end),
-            }})
-        }
-        Err(other) => json!({"error": {"code": "QueryError", "message": other.render(&request.query)}}),
+            })
+        })
+        .collect();
+    let answer = match diagnostics.first() {
+        None => json!({
+            "columns": columns.iter().map(|c| json!({"name": c.name, "type": c.ty.name()})).collect::<Vec<_>>(),
+            "diagnostics": [],
+        }),
+        Some(first) => json!({"error": first, "diagnostics": diagnostics}),
     };
     Ok(axum::Json(answer).into_response())
+}
+
+/// Runs an editor request's parsing and binding on a blocking thread within the query time
+/// limit, so that no query text, however large or deep, holds an async thread.
+async fn off_the_async_threads<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let limit = state.config.query_timeout;
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(work)).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(panic)) => Err(ApiError::internal(format!("checking the query failed: {panic}"))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "GatewayTimeout",
+            format!("checking the query took longer than the limit of {} seconds", limit.as_secs()),
+        )),
+    }
 }
 
 /// `POST /api/workspaces/{ws}/kql/complete`: what may be typed at `position`.
@@ -85,7 +115,9 @@ pub async fn complete(
     let request: CompleteRequest = parse_body(&body)?;
     let cursor = byte_offset(&request.query, request.position);
     let catalog = state.catalog(&workspace.id).await?;
-    let completion = state.transform_engine.complete(&request.query, cursor, catalog.as_ref());
+    let engine = state.transform_engine.clone();
+    let text = request.query.clone();
+    let completion = off_the_async_threads(&state, move || engine.complete(&text, cursor, catalog.as_ref())).await?;
     Ok(axum::Json(json!({
         "from": utf16_offset(&request.query, completion.from),
         "items": completion.items,

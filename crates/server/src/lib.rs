@@ -244,8 +244,14 @@ impl Background {
 
 pub fn start_detection(state: &Arc<AppState>) -> Background {
     let (shutdown, _) = tokio::sync::watch::channel(false);
-    let engine = vigil_kql::Engine::new().with_external_data(state.external_data());
-    state.store.register_object_store(engine.session());
+    let engine = match state.query_engine() {
+        Ok(engine) => engine,
+        // Only an invalid memory size fails here, and the configuration was checked at start.
+        Err(error) => {
+            tracing::error!(error = ?error, "rules run without the query limits");
+            vigil_kql::Engine::new().with_external_data(state.external_data())
+        }
+    };
     let scheduler = Scheduler::new(
         state.detection.clone(),
         state.store.clone(),

@@ -80,16 +80,8 @@ async fn run(state: &AppState, workspace_id: &str, headers: &HeaderMap, body: &[
     };
     let engine = state.query_engine()?;
     let options = RunOptions { now: Some(now), principal: Some(principal.id.clone()), ..RunOptions::default() };
-    let outcome = tokio::time::timeout(state.config.query_timeout, engine.run(&text, catalog, options)).await;
-    match outcome {
-        Err(_) => Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "GatewayTimeout",
-            format!("The query ran longer than the limit of {} seconds.", state.config.query_timeout.as_secs()),
-        )),
-        Ok(Err(error)) => Err(query_error(&error, &text)),
-        Ok(Ok(result)) => Ok(result.to_json()),
-    }
+    let result = engine.run(&text, catalog, options).await.map_err(|error| query_error(&error, &text))?;
+    Ok(result.to_json())
 }
 
 /// A query failure in Log Analytics' shape: a general message, and the diagnostic with its
@@ -109,6 +101,10 @@ fn query_error(error: &QueryError, text: &str) -> ApiError {
                 "diagnostics": diagnostics.iter().map(|d| json!({"code": d.code.as_str(), "message": d.message})).collect::<Vec<_>>(),
             }))
         }
+        QueryError::TimeLimit(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "GatewayTimeout", error.to_string()),
+        // The query, not the server, is what asks too much: the client can narrow it.
+        QueryError::MemoryLimit { .. } => ApiError::bad_request("BadArgumentError", "The query used too much memory")
+            .with_inner(json!({"code": "MemoryLimitExceeded", "message": error.to_string()})),
         other => ApiError::bad_request("BadArgumentError", "The query failed").with_inner(json!({
             "code": "QueryExecutionError",
             "message": other.render(text),

@@ -79,10 +79,17 @@ impl AppState {
         Arc::new(crate::external_data::OutsideDocuments::new(self.config.external_data.clone()))
     }
 
-    /// A session for one query: the shared function library with this request's memory cap.
+    /// A session for one query (or for the rule scheduler's runs together): the shared function
+    /// library within the configured memory, time and result limits.
     pub fn query_engine(&self) -> Result<Engine, ApiError> {
+        let limits = vigil_kql::QueryLimits {
+            time: Some(self.config.query_timeout),
+            max_rows: self.config.result_rows,
+            max_bytes: self.config.result_bytes,
+        };
         let engine = Engine::with_memory_limit(self.config.query_memory)
             .map_err(|e| ApiError::internal(format!("cannot set up the query session: {e}")))?
+            .with_limits(limits)
             .with_external_data(self.external_data());
         self.store.register_object_store(engine.session());
         Ok(engine)

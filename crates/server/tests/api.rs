@@ -512,6 +512,25 @@ async fn the_console_is_served_beside_the_apis_it_uses() {
     assert_eq!((error["line"].as_i64(), error["column"].as_i64()), (Some(2), Some(9)), "{checked}");
     assert_eq!((error["from"].as_u64(), error["to"].as_u64()), (Some(38), Some(45)), "{checked}");
     assert!(error["message"].as_str().unwrap().contains("Usernam"), "{checked}");
+    assert_eq!(checked["diagnostics"][0], checked["error"], "{checked}");
+    // Every problem at once: two bad operators of one pipeline, a bad statement, and a syntax
+    // error in another; a use of the name the bad statement would have defined is not reported
+    // again.
+    let text = "let broken = NoSuchTable | take 1;\n\
+                KeeperSecurityEventNewLogs_CL\n| where Usernam == 'x'\n| extend y = tolower(Nope)\n| project Username;\n\
+                broken | where (;\n\
+                broken | count";
+    let (_, checked) =
+        call(&server, Method::POST, &format!("/api/workspaces/{ws}/kql/check"), &reader, Some(json!({"query": text})))
+            .await;
+    let found: Vec<(i64, &str)> = checked["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["line"].as_i64().unwrap(), d["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(found, [(1, "KB005"), (3, "KB001"), (4, "KB001"), (6, "KS001")], "{checked}");
+    assert!(checked["diagnostics"][2]["message"].as_str().unwrap().contains("Nope"), "{checked}");
     let (_, checked) = call(
         &server,
         Method::POST,

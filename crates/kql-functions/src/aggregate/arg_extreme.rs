@@ -93,7 +93,7 @@ impl AggregateUDFImpl for ArgExtreme {
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SingleGroup(self.groups(args.return_type())?)))
+        Ok(Box::new(super::SingleGroup(self.groups(args.return_type())?)))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
@@ -423,34 +423,9 @@ impl GroupsAccumulator for ArgExtremeGroups {
     }
 }
 
-/// The ungrouped form: one group.
-#[derive(Debug)]
-struct SingleGroup(ArgExtremeGroups);
-
-impl Accumulator for SingleGroup {
-    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
-        let rows = values.first().map_or(0, |v| v.len());
-        self.0.update_batch(values, &vec![0; rows], None, 1)
-    }
-
-    fn evaluate(&mut self) -> Result<ScalarValue> {
-        self.0.resize(1);
-        let array = self.0.evaluate(EmitTo::All)?;
-        ScalarValue::try_from_array(&array, 0)
-    }
-
-    fn size(&self) -> usize {
-        self.0.size()
-    }
-
-    fn state(&mut self) -> Result<Vec<ScalarValue>> {
-        self.0.resize(1);
-        self.0.state(EmitTo::All)?.iter().map(|array| ScalarValue::try_from_array(array, 0)).collect()
-    }
-
-    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
-        let rows = states.first().map_or(0, |v| v.len());
-        self.0.merge_batch(states, &vec![0; rows], 1)
+impl super::OneGroup for ArgExtremeGroups {
+    fn ensure_one_group(&mut self) {
+        self.resize(1);
     }
 }
 

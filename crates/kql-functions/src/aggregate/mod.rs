@@ -3,6 +3,7 @@
 
 mod arg_extreme;
 mod collect;
+mod distinct;
 
 pub use collect::weighted_percentile;
 
@@ -118,17 +119,19 @@ fn struct_outputs(aggregate: Expr, members: &[(String, KqlType)], names: Vec<Opt
         .collect()
 }
 
+fn dcount(arg: &Arg) -> Expr {
+    datafusion::logical_expr::AggregateUDF::new_from_impl(distinct::DistinctCount::new()).call(vec![arg.expr.clone()])
+}
+
 pub fn register(r: &mut Registry) {
     // `count(x)` counts every row, null `x` included, as `count()` does (the summarize page says so).
     r.aggregate("count", 0..=1, "The number of rows.", |_, _, _| Ok(one(count_all(), Long)));
     r.aggregate("countif", 1..=1, "The number of rows where a predicate holds.", |_, a, _| {
         Ok(one(with_filter(count_all(), Some(predicate(&a[0]))), Long))
     });
-    r.aggregate("dcount", 1..=2, "The number of distinct values.", |_, a, _| {
-        Ok(one(df::count_distinct(a[0].expr.clone()), Long))
-    });
+    r.aggregate("dcount", 1..=2, "The number of distinct values.", |_, a, _| Ok(one(dcount(&a[0]), Long)));
     r.aggregate("dcountif", 2..=3, "The number of distinct values where a predicate holds.", |_, a, _| {
-        Ok(one(with_filter(df::count_distinct(a[0].expr.clone()), Some(predicate(&a[1]))), Long))
+        Ok(one(with_filter(dcount(&a[0]), Some(predicate(&a[1]))), Long))
     });
     r.aggregate("count_distinct", 1..=1, "The exact number of distinct values.", |_, a, _| {
         Ok(one(df::count_distinct(a[0].expr.clone()), Long))
@@ -206,4 +209,41 @@ pub fn register(r: &mut Registry) {
 /// An aggregate call with a row-at-a-time implementation, with a filter for `*if` variants.
 pub(crate) fn udaf_call(udaf: KqlUdaf, args: &[Arg], filter: Option<&Arg>) -> Expr {
     udaf.call(args.iter().map(|a| a.expr.clone()).collect(), filter.map(predicate))
+}
+
+/// A grouped accumulator that can be asked to hold one group even before any row arrives.
+trait OneGroup: datafusion::logical_expr::GroupsAccumulator + std::fmt::Debug + Sync {
+    fn ensure_one_group(&mut self);
+}
+
+/// A grouped accumulator as the ungrouped form: every row in group 0.
+#[derive(Debug)]
+struct SingleGroup<G>(G);
+
+impl<G: OneGroup> datafusion::logical_expr::Accumulator for SingleGroup<G> {
+    fn update_batch(&mut self, values: &[datafusion::arrow::array::ArrayRef]) -> datafusion::common::Result<()> {
+        let rows = values.first().map_or(0, |v| v.len());
+        self.0.update_batch(values, &vec![0; rows], None, 1)
+    }
+
+    fn evaluate(&mut self) -> datafusion::common::Result<datafusion::common::ScalarValue> {
+        self.0.ensure_one_group();
+        let array = self.0.evaluate(datafusion::logical_expr::EmitTo::All)?;
+        datafusion::common::ScalarValue::try_from_array(&array, 0)
+    }
+
+    fn size(&self) -> usize {
+        self.0.size()
+    }
+
+    fn state(&mut self) -> datafusion::common::Result<Vec<datafusion::common::ScalarValue>> {
+        self.0.ensure_one_group();
+        let state = self.0.state(datafusion::logical_expr::EmitTo::All)?;
+        state.iter().map(|array| datafusion::common::ScalarValue::try_from_array(array, 0)).collect()
+    }
+
+    fn merge_batch(&mut self, states: &[datafusion::arrow::array::ArrayRef]) -> datafusion::common::Result<()> {
+        let rows = states.first().map_or(0, |v| v.len());
+        self.0.merge_batch(states, &vec![0; rows], 1)
+    }
 }

@@ -11,14 +11,14 @@ use regex::Regex;
 use vigil_kql_syntax::ast::{StringOp, StringOpKind};
 
 use crate::conversion::scalar_text;
-use crate::strings::{CaseInsensitiveNeedle, StringColumn, has_term, has_term_case_sensitive};
+use crate::strings::{CaseInsensitiveNeedle, StringColumn, has_term, has_term_case_sensitive, text_predicate};
 use crate::types::KqlType;
 use crate::udf::{Kernel, KqlUdf};
 
 /// A prepared right-hand side of a string operator.
 enum Matcher {
     CaseInsensitive(CaseInsensitiveNeedle),
-    CaseSensitive(String),
+    CaseSensitive(Box<memchr::memmem::Finder<'static>>),
     Regex(Regex),
 }
 
@@ -29,7 +29,9 @@ impl Matcher {
                 Regex::new(needle)
                     .map_err(|e| DataFusionError::Execution(format!("invalid regular expression: {e}")))?,
             ),
-            _ if op.case_sensitive => Matcher::CaseSensitive(needle.to_string()),
+            _ if op.case_sensitive => {
+                Matcher::CaseSensitive(Box::new(memchr::memmem::Finder::new(needle.as_bytes()).into_owned()))
+            }
             _ => Matcher::CaseInsensitive(CaseInsensitiveNeedle::new(needle)),
         })
     }
@@ -43,11 +45,9 @@ impl Matcher {
             (Matcher::CaseInsensitive(n), StringOpKind::Has) => has_term(haystack, n, false, false),
             (Matcher::CaseInsensitive(n), StringOpKind::HasPrefix) => has_term(haystack, n, true, false),
             (Matcher::CaseInsensitive(n), StringOpKind::HasSuffix) => has_term(haystack, n, false, true),
-            (Matcher::CaseSensitive(n), StringOpKind::Contains) => {
-                memchr::memmem::find(haystack.as_bytes(), n.as_bytes()).is_some()
-            }
-            (Matcher::CaseSensitive(n), StringOpKind::StartsWith) => haystack.starts_with(n.as_str()),
-            (Matcher::CaseSensitive(n), StringOpKind::EndsWith) => haystack.ends_with(n.as_str()),
+            (Matcher::CaseSensitive(n), StringOpKind::Contains) => n.find(haystack.as_bytes()).is_some(),
+            (Matcher::CaseSensitive(n), StringOpKind::StartsWith) => haystack.as_bytes().starts_with(n.needle()),
+            (Matcher::CaseSensitive(n), StringOpKind::EndsWith) => haystack.as_bytes().ends_with(n.needle()),
             (Matcher::CaseSensitive(n), StringOpKind::Has) => has_term_case_sensitive(haystack, n, false, false),
             (Matcher::CaseSensitive(n), StringOpKind::HasPrefix) => has_term_case_sensitive(haystack, n, true, false),
             (Matcher::CaseSensitive(n), StringOpKind::HasSuffix) => has_term_case_sensitive(haystack, n, false, true),
@@ -91,9 +91,7 @@ fn eval_string_predicate(
                     Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(flip(matcher.matches(op.kind, &haystack))))))
                 }
                 ColumnarValue::Array(array) => {
-                    let strings = StringColumn::new(array)?;
-                    let result: BooleanArray =
-                        (0..strings.len()).map(|row| Some(flip(matcher.matches(op.kind, strings.text(row))))).collect();
+                    let result = text_predicate(StringColumn::new(array)?, |text| flip(matcher.matches(op.kind, text)));
                     Ok(ColumnarValue::Array(Arc::new(result)))
                 }
             }
@@ -121,9 +119,7 @@ pub fn equals_case_insensitive(left: Expr, right: Expr, negated: bool) -> Expr {
             (ColumnarValue::Array(array), ColumnarValue::Scalar(needle))
             | (ColumnarValue::Scalar(needle), ColumnarValue::Array(array)) => {
                 let needle = CaseInsensitiveNeedle::new(&scalar_text(needle).unwrap_or_default());
-                let strings = StringColumn::new(array)?;
-                let result: BooleanArray =
-                    (0..strings.len()).map(|row| Some(flip(needle.equals(strings.text(row))))).collect();
+                let result = text_predicate(StringColumn::new(array)?, |text| flip(needle.equals(text)));
                 Ok(ColumnarValue::Array(Arc::new(result)))
             }
             _ => {
@@ -152,18 +148,14 @@ pub fn in_case_insensitive(value: Expr, items: Vec<String>, negated: bool) -> Ex
     let identity = lowered.join("\u{1}");
     let kernel = Kernel::Batch(Arc::new(move |args: &[ColumnarValue], rows| {
         let array = args[0].to_array(rows)?;
-        let strings = StringColumn::new(&array)?;
-        let result: BooleanArray = (0..strings.len())
-            .map(|row| {
-                let text = strings.text(row);
-                let found = if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
-                    set.contains(text)
-                } else {
-                    set.contains(&text.to_lowercase())
-                };
-                Some(found != negated)
-            })
-            .collect();
+        let result = text_predicate(StringColumn::new(&array)?, |text| {
+            let found = if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
+                set.contains(text)
+            } else {
+                set.contains(&text.to_lowercase())
+            };
+            found != negated
+        });
         scalar_or_array(&args[0], Arc::new(result))
     }));
     let name = if negated { "!in~" } else { "in~" };
@@ -176,18 +168,13 @@ pub fn has_any_terms(value: Expr, terms: Vec<String>, all: bool) -> Expr {
     let needles: Vec<CaseInsensitiveNeedle> = terms.iter().map(|t| CaseInsensitiveNeedle::new(t)).collect();
     let kernel = Kernel::Batch(Arc::new(move |args: &[ColumnarValue], rows| {
         let array = args[0].to_array(rows)?;
-        let strings = StringColumn::new(&array)?;
-        let result: BooleanArray = (0..strings.len())
-            .map(|row| {
-                let text = strings.text(row);
-                let found = if all {
-                    needles.iter().all(|n| has_term(text, n, false, false))
-                } else {
-                    needles.iter().any(|n| has_term(text, n, false, false))
-                };
-                Some(found)
-            })
-            .collect();
+        let result = text_predicate(StringColumn::new(&array)?, |text| {
+            if all {
+                needles.iter().all(|n| has_term(text, n, false, false))
+            } else {
+                needles.iter().any(|n| has_term(text, n, false, false))
+            }
+        });
         scalar_or_array(&args[0], Arc::new(result))
     }));
     let name = if all { "has_all" } else { "has_any" };

@@ -290,6 +290,7 @@ pub(crate) fn aggregate_plan(
     group_exprs: Vec<Expr>,
     aggregates: Vec<(Expr, String)>,
 ) -> BindResult<LogicalPlan> {
+    let aggregates = leave_lone_distinct_counts_to_the_planner(aggregates);
     let printed: Vec<String> = aggregates.iter().map(|(expr, _)| expr.schema_name().to_string()).collect();
     let printed_once = printed.iter().collect::<std::collections::HashSet<_>>().len() == printed.len();
     let builder = LogicalPlanBuilder::from(input);
@@ -310,6 +311,39 @@ pub(crate) fn aggregate_plan(
         builder.aggregate(group_exprs, aggregates.into_iter().map(|(expr, name)| expr.alias(name)))
     };
     built.and_then(|b| b.build()).map_err(BindError::plan)
+}
+
+/// DataFusion rewrites `count(distinct x)` into two cheap groupings when every aggregate beside
+/// it counts the same `x` distinctly or is a plain sum, min or max; there the rewrite beats any
+/// accumulator, so `dcount` becomes `count(distinct x)`. Anywhere else (beside `count()`, the
+/// usual hunting shape) the grouped `dcount` accumulator is several times faster.
+fn leave_lone_distinct_counts_to_the_planner(aggregates: Vec<(Expr, String)>) -> Vec<(Expr, String)> {
+    use datafusion::logical_expr::expr::AggregateFunction;
+    let mut counted = None;
+    let rewritable = aggregates.iter().all(|(expr, _)| match expr {
+        Expr::AggregateFunction(AggregateFunction { func, params })
+            if params.filter.is_none() && params.order_by.is_empty() =>
+        {
+            match func.name() {
+                "dcount" if params.args.len() == 1 => *counted.get_or_insert(&params.args[0]) == &params.args[0],
+                "sum" | "min" | "max" => !params.distinct,
+                _ => false,
+            }
+        }
+        _ => false,
+    });
+    if !rewritable || counted.is_none() {
+        return aggregates;
+    }
+    aggregates
+        .into_iter()
+        .map(|(expr, name)| match expr {
+            Expr::AggregateFunction(AggregateFunction { func, mut params }) if func.name() == "dcount" => {
+                (datafusion::functions_aggregate::expr_fn::count_distinct(params.args.remove(0)), name)
+            }
+            other => (other, name),
+        })
+        .collect()
 }
 
 /// An aggregate call that takes `*`: `arg_max(TimeGenerated, *)`, `take_any(*)`.

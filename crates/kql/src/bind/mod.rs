@@ -35,7 +35,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::logical_expr::{LogicalPlan, LogicalPlanBuilder};
 use vigil_kql_functions::{CallContext, KqlColumn, KqlType, Value};
 use vigil_kql_syntax::ast::{self, ExprKind, LetValue, Operator, OperatorKind, Statement};
-use vigil_kql_syntax::{Code, Span, suggest};
+use vigil_kql_syntax::{Code, Diagnostic, Span, suggest};
 
 use scope::{Binding, SavedFunctionText, Scope, UserFunction};
 pub use scope::{Bound, Row};
@@ -80,6 +80,9 @@ pub struct Binder<'a> {
     /// Where `externaldata` reads documents from, if anywhere.
     external_data: Option<std::sync::Arc<dyn crate::ExternalData>>,
     next_id: usize,
+    /// While an editor's check binds (`bind_all`), the problems found so far: a failing
+    /// operator is recorded and skipped, its input going on to the next one.
+    recovered: Option<Vec<Diagnostic>>,
 }
 
 impl<'a> Binder<'a> {
@@ -99,6 +102,7 @@ impl<'a> Binder<'a> {
             saved_functions: RefCell::new(HashMap::new()),
             external_data: None,
             next_id: 0,
+            recovered: None,
         }
     }
 
@@ -166,36 +170,72 @@ impl<'a> Binder<'a> {
     pub fn bind_query(&mut self, query: &ast::Query) -> BindResult<Vec<BoundResult>> {
         let mut results = Vec::new();
         for statement in &query.statements {
-            match statement {
-                Statement::Let(let_statement) => self.bind_let(let_statement)?,
-                Statement::Set { name, value: Some(value), .. } => {
-                    let bound = self.bind_expr(value, &Row::default())?;
-                    if let Some(constant) = self.fold_constant(bound).constant {
-                        self.request_properties.insert(name.name.clone(), constant);
-                    }
-                }
-                Statement::Set { .. } => {}
-                Statement::DeclareQueryParameters { parameters, .. } => self.declare_parameters(parameters)?,
-                Statement::Query(expr) => {
-                    let relation = self.bind_tabular(expr)?;
-                    let name = if results.is_empty() {
-                        "PrimaryResult".to_string()
-                    } else {
-                        format!("Table_{}", results.len())
-                    };
-                    results.push(BoundResult { name, relation });
-                    results.append(&mut self.extra_results);
-                }
-            }
+            self.bind_statement(statement, &mut results)?;
         }
         if results.is_empty() {
-            return Err(BindError::new(
-                Code::UnexpectedEnd,
-                Span::default(),
-                "the query has no tabular expression to run",
-            ));
+            return Err(no_result());
         }
         Ok(results)
+    }
+
+    /// Binds as far as it can and returns every problem found, for editors: a failing operator
+    /// is skipped (its input goes on), a failing statement is left out, and names it would have
+    /// defined are not reported again where they are used. Statements that `skip` (the spans
+    /// the parser found errors in) are not bound. Returns the first result's columns too.
+    pub fn bind_all(
+        &mut self,
+        query: &ast::Query,
+        skip: impl Fn(Span) -> bool,
+    ) -> (Option<Vec<KqlColumn>>, Vec<Diagnostic>) {
+        self.recovered = Some(Vec::new());
+        let mut results = Vec::new();
+        let mut undefined = Vec::new();
+        for statement in &query.statements {
+            if skip(statement_span(statement)) {
+                if let Statement::Let(let_statement) = statement {
+                    undefined.push(let_statement.name.name.clone());
+                }
+                continue;
+            }
+            if let Err(error) = self.bind_statement(statement, &mut results) {
+                if let Statement::Let(let_statement) = statement {
+                    undefined.push(let_statement.name.name.clone());
+                }
+                self.recovered.get_or_insert_with(Vec::new).push(error.0);
+            }
+        }
+        let mut diagnostics = self.recovered.take().unwrap_or_default();
+        diagnostics.retain(|d| {
+            !matches!(d.code, Code::UnknownName | Code::UnknownTable)
+                || !undefined.iter().any(|name| d.message.contains(&format!("'{name}'")))
+        });
+        let has_query = query.statements.iter().any(|s| matches!(s, Statement::Query(_)));
+        if !has_query && diagnostics.is_empty() {
+            diagnostics.push(no_result().0);
+        }
+        (results.into_iter().next().map(|r| r.relation.columns), diagnostics)
+    }
+
+    fn bind_statement(&mut self, statement: &Statement, results: &mut Vec<BoundResult>) -> BindResult<()> {
+        match statement {
+            Statement::Let(let_statement) => self.bind_let(let_statement)?,
+            Statement::Set { name, value: Some(value), .. } => {
+                let bound = self.bind_expr(value, &Row::default())?;
+                if let Some(constant) = self.fold_constant(bound).constant {
+                    self.request_properties.insert(name.name.clone(), constant);
+                }
+            }
+            Statement::Set { .. } => {}
+            Statement::DeclareQueryParameters { parameters, .. } => self.declare_parameters(parameters)?,
+            Statement::Query(expr) => {
+                let relation = self.bind_tabular(expr)?;
+                let name =
+                    if results.is_empty() { "PrimaryResult".to_string() } else { format!("Table_{}", results.len()) };
+                results.push(BoundResult { name, relation });
+                results.append(&mut self.extra_results);
+            }
+        }
+        Ok(())
     }
 
     fn declare_parameters(&mut self, parameters: &[ast::Parameter]) -> BindResult<()> {
@@ -299,7 +339,15 @@ impl<'a> Binder<'a> {
         match &expr.kind {
             ExprKind::Pipe { input, operator } => {
                 let input = self.bind_tabular(input)?;
-                self.bind_operator(Some(input), operator).map_err(|e| e.at(operator.span))
+                let kept = self.recovered.is_some().then(|| input.clone());
+                match (self.bind_operator(Some(input), operator), kept) {
+                    (Ok(relation), _) => Ok(relation),
+                    (Err(error), Some(input)) => {
+                        self.recovered.get_or_insert_with(Vec::new).push(error.at(operator.span).0);
+                        Ok(input)
+                    }
+                    (Err(error), None) => Err(error.at(operator.span)),
+                }
             }
             ExprKind::Source(operator) => self.bind_operator(None, operator).map_err(|e| e.at(operator.span)),
             ExprKind::Parenthesized(inner) => self.bind_tabular(inner),
@@ -735,4 +783,16 @@ fn columns_of(row: &Row) -> Vec<KqlColumn> {
 fn project_row(input: &Relation, row: &Row) -> BindResult<Relation> {
     let exprs = row.columns.iter().map(|c| c.expr.clone()).collect();
     input.project(exprs, columns_of(row))
+}
+
+fn no_result() -> BindError {
+    BindError::new(Code::UnexpectedEnd, Span::default(), "the query has no tabular expression to run")
+}
+
+fn statement_span(statement: &Statement) -> Span {
+    match statement {
+        Statement::Let(let_statement) => let_statement.span,
+        Statement::Set { span, .. } | Statement::DeclareQueryParameters { span, .. } => *span,
+        Statement::Query(expr) => expr.span,
+    }
 }

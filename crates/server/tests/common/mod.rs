@@ -41,13 +41,19 @@ pub const OTHER_DCR: &str = r#"{"name":"other","properties":{"streamDeclarations
     {"name":"Message","type":"string"}]}},"dataFlows":[{"streams":["Custom-Other"],"outputStream":"Custom-Other_CL"}]}}"#;
 
 pub async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+/// A server whose configuration `configure` changes first (limits, intervals).
+pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         data_dir: dir.path().to_path_buf(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         tls: TlsMode::SelfSigned,
         ..ServerConfig::default()
     };
+    configure(&mut config);
     let (state, bootstrap) = vigil_server::open(config.clone()).await.unwrap();
     let bootstrap = bootstrap.unwrap();
     let control = &state.control;
