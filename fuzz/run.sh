@@ -22,5 +22,5 @@ PY
 fi
 # The machine has one stable toolchain; RUSTC_BOOTSTRAP lets it take the sanitizer flags.
 # Queries allocate through DataFusion's pool; the fuzzer's own cap sits above the engine's.
-RUSTC_BOOTSTRAP=1 cargo fuzz run --locked "$target" "$corpus" -- \
+RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "$corpus" -- \
   -max_total_time="$seconds" -max_len=4096 -timeout=30 -rss_limit_mb=4096

@@ -64,6 +64,78 @@ impl<'a> StringColumn<'a> {
     }
 }
 
+/// Answers of a predicate per string view, for one array at a time (a view means nothing outside
+/// its array). Keys and answers sit in separate arrays, so that a probe reads one answer byte
+/// and, on a hit, one key; at 4,096 slots the hundreds of distinct values of a dictionary page
+/// rarely collide, and a miss past a few probes just evaluates the predicate.
+struct ViewCache {
+    views: Box<[u128; VIEW_CACHE_SLOTS]>,
+    /// 0: empty slot; 1: false; 2: true.
+    answers: Box<[u8; VIEW_CACHE_SLOTS]>,
+}
+
+const VIEW_CACHE_SLOTS: usize = 1 << 12;
+const VIEW_CACHE_PROBES: usize = 8;
+
+impl ViewCache {
+    fn new() -> ViewCache {
+        ViewCache { views: Box::new([0; VIEW_CACHE_SLOTS]), answers: Box::new([0; VIEW_CACHE_SLOTS]) }
+    }
+
+    /// Runs `f` with the thread's cache, emptied (a fresh one if a predicate being evaluated
+    /// evaluates another).
+    fn with_empty<R>(f: impl FnOnce(&mut ViewCache) -> R) -> R {
+        VIEW_CACHE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut cache) => {
+                cache.clear();
+                f(&mut cache)
+            }
+            Err(_) => f(&mut ViewCache::new()),
+        })
+    }
+
+    fn clear(&mut self) {
+        self.answers.fill(0);
+    }
+
+    #[inline]
+    fn home(view: u128) -> usize {
+        let mixed = (view as u64) ^ ((view >> 64) as u64);
+        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - VIEW_CACHE_SLOTS.trailing_zeros())) as usize
+    }
+
+    #[inline]
+    fn get(&self, view: u128) -> Option<bool> {
+        let home = Self::home(view);
+        for probe in 0..VIEW_CACHE_PROBES {
+            let slot = (home + probe) & (VIEW_CACHE_SLOTS - 1);
+            match self.answers[slot] {
+                0 => return None,
+                answer if self.views[slot] == view => return Some(answer == 2),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn insert(&mut self, view: u128, answer: bool) {
+        let home = Self::home(view);
+        for probe in 0..VIEW_CACHE_PROBES {
+            let slot = (home + probe) & (VIEW_CACHE_SLOTS - 1);
+            if self.answers[slot] == 0 {
+                self.views[slot] = view;
+                self.answers[slot] = 1 + answer as u8;
+                return;
+            }
+        }
+    }
+}
+
+thread_local! {
+    static VIEW_CACHE: std::cell::RefCell<ViewCache> = std::cell::RefCell::new(ViewCache::new());
+}
+
 /// Evaluates `predicate` on every row's text (null read as empty, as KQL reads it) into a
 /// boolean array without nulls.
 ///
@@ -76,45 +148,36 @@ impl<'a> StringColumn<'a> {
 pub fn text_predicate(column: StringColumn<'_>, mut predicate: impl FnMut(&str) -> bool) -> BooleanArray {
     let len = column.len();
     let null_result = if column.null_count() > 0 { predicate("") } else { false };
-    let values = match column {
-        StringColumn::View(array) => {
-            const SLOTS: usize = 1 << 12;
-            const PROBES: usize = 8;
-            let views = array.views();
-            let nulls = array.nulls().filter(|n| n.null_count() > 0);
-            // A slot holds a view and its answer (0: empty; 1: false; 2: true) side by side, so
-            // that a probe touches one cache line. Linear probing over a few slots keeps every
-            // value of a dictionary (hundreds, typically) without evicting one another.
-            let mut slots = vec![(0u128, 0u8); SLOTS];
-            let mut evaluate = |row: usize| {
-                let view = views[row];
-                let mixed = (view as u64) ^ ((view >> 64) as u64);
-                let home = (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize;
-                for probe in 0..PROBES {
-                    let slot = &mut slots[(home + probe) & (SLOTS - 1)];
-                    if slot.1 == 0 {
-                        let result = predicate(array.value(row));
-                        *slot = (view, 1 + result as u8);
-                        return result;
+    let values =
+        match column {
+            StringColumn::View(array) => {
+                let views = array.views();
+                let nulls = array.nulls().filter(|n| n.null_count() > 0);
+                ViewCache::with_empty(|cache| {
+                    let mut evaluate = |row: usize| {
+                        let view = views[row];
+                        match cache.get(view) {
+                            Some(answer) => answer,
+                            None => {
+                                let answer = predicate(array.value(row));
+                                cache.insert(view, answer);
+                                answer
+                            }
+                        }
+                    };
+                    match nulls {
+                        None => BooleanBuffer::collect_bool(len, evaluate),
+                        Some(nulls) => BooleanBuffer::collect_bool(len, |row| {
+                            if nulls.is_null(row) { null_result } else { evaluate(row) }
+                        }),
                     }
-                    if slot.0 == view {
-                        return slot.1 == 2;
-                    }
-                }
-                predicate(array.value(row))
-            };
-            match nulls {
-                None => BooleanBuffer::collect_bool(len, evaluate),
-                Some(nulls) => {
-                    BooleanBuffer::collect_bool(len, |row| if nulls.is_null(row) { null_result } else { evaluate(row) })
-                }
+                })
             }
-        }
-        other => BooleanBuffer::collect_bool(len, |row| match other.get(row) {
-            Some(text) => predicate(text),
-            None => null_result,
-        }),
-    };
+            other => BooleanBuffer::collect_bool(len, |row| match other.get(row) {
+                Some(text) => predicate(text),
+                None => null_result,
+            }),
+        };
     BooleanArray::new(values, None)
 }
 
@@ -305,6 +368,25 @@ mod tests {
         }
         let empty = text_predicate(StringColumn::new(&views).unwrap(), str::is_empty);
         assert_eq!(empty.iter().filter(|b| b == &Some(true)).count(), 4_000, "nulls read as empty");
+    }
+
+    #[test]
+    fn cached_answers_do_not_outlive_their_array() {
+        // Same length, same first four bytes, both at offset 0 of buffer 0: equal views over
+        // different text, as two batches hand them over one after the other.
+        let first: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter_values(["Mozilla firefox 121"]));
+        let second: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter_values(["Mozilla chrome 1212"]));
+        let needle = CaseInsensitiveNeedle::new("firefox");
+        let contains =
+            |array: &ArrayRef| text_predicate(StringColumn::new(array).unwrap(), |t| needle.contained_in(t)).value(0);
+        assert!(contains(&first));
+        assert!(!contains(&second));
+        // A predicate that itself evaluates a predicate gets a cache of its own.
+        let nested = text_predicate(StringColumn::new(&first).unwrap(), |t| {
+            let inner: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter_values([t.to_uppercase()]));
+            text_predicate(StringColumn::new(&inner).unwrap(), |u| u.contains("FIREFOX")).value(0)
+        });
+        assert!(nested.value(0));
     }
 
     #[test]

@@ -27,7 +27,10 @@ pub enum KqlType {
 }
 
 pub const DECIMAL_PRECISION: u8 = 38;
-pub const DECIMAL_SCALE: i8 = 18;
+/// Six fractional digits leave 32 whole digits: room for `parse_version`'s four 8-digit parts.
+pub const DECIMAL_SCALE: i8 = 6;
+/// One, as a decimal is stored (scaled by 10^`DECIMAL_SCALE`).
+pub const DECIMAL_ONE: i128 = 10i128.pow(DECIMAL_SCALE as u32);
 
 impl KqlType {
     pub const ALL: [KqlType; 10] = [

@@ -13,7 +13,7 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use serde_json::Value as Json;
 use vigil_kql_syntax::literal::{format_datetime_ticks, format_timespan};
 
-use crate::types::{DECIMAL_PRECISION, DECIMAL_SCALE, KqlType};
+use crate::types::{DECIMAL_ONE, DECIMAL_PRECISION, DECIMAL_SCALE, KqlType};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -22,7 +22,7 @@ pub enum Value {
     Int(i32),
     Long(i64),
     Real(f64),
-    /// Scaled by 10^18 (`DECIMAL_SCALE`).
+    /// Scaled by `DECIMAL_ONE`.
     Decimal(i128),
     String(String),
     /// Nanoseconds since the Unix epoch.
@@ -44,7 +44,7 @@ impl Value {
             Value::Int(v) => Some(f64::from(*v)),
             Value::Long(v) => Some(*v as f64),
             Value::Real(v) => Some(*v),
-            Value::Decimal(v) => Some(*v as f64 / 1e18),
+            Value::Decimal(v) => Some(*v as f64 / DECIMAL_ONE as f64),
             Value::Bool(v) => Some(if *v { 1.0 } else { 0.0 }),
             Value::DateTime(v) | Value::Timespan(v) => Some(*v as f64),
             Value::String(s) => s.trim().parse().ok(),
@@ -64,7 +64,7 @@ impl Value {
             Value::Int(v) => Some(i64::from(*v)),
             Value::Long(v) => Some(*v),
             Value::Real(v) => real_to_i64(*v),
-            Value::Decimal(v) => i64::try_from(*v / 10i128.pow(DECIMAL_SCALE as u32)).ok(),
+            Value::Decimal(v) => i64::try_from(*v / DECIMAL_ONE).ok(),
             Value::Bool(v) => Some(i64::from(*v)),
             Value::DateTime(v) | Value::Timespan(v) => Some(*v),
             Value::String(s) => parse_i64_text(s),
@@ -130,7 +130,7 @@ impl Value {
             Value::Int(v) => Json::from(*v),
             Value::Long(v) => Json::from(*v),
             Value::Real(v) => real_json(*v),
-            Value::Decimal(v) => real_json(*v as f64 / 1e18),
+            Value::Decimal(v) => real_json(*v as f64 / DECIMAL_ONE as f64),
             Value::String(s) | Value::Guid(s) => Json::String(s.clone()),
             Value::DateTime(v) => Json::String(format_datetime_ticks(*v)),
             Value::Timespan(v) => Json::String(format_timespan(*v)),
@@ -235,14 +235,14 @@ pub fn format_real(v: f64) -> String {
 }
 
 pub fn format_decimal(v: i128) -> String {
-    let scale = 10i128.pow(DECIMAL_SCALE as u32);
+    let scale = DECIMAL_ONE;
     let sign = if v < 0 { "-" } else { "" };
     let whole = (v / scale).abs();
     let fraction = (v % scale).abs();
     if fraction == 0 {
         return format!("{sign}{whole}");
     }
-    let digits = format!("{fraction:018}");
+    let digits = format!("{fraction:0width$}", width = DECIMAL_SCALE as usize);
     format!("{sign}{whole}.{}", digits.trim_end_matches('0'))
 }
 
@@ -254,7 +254,7 @@ pub fn parse_decimal(text: &str) -> Option<i128> {
     };
     if text.contains(['e', 'E']) {
         let value: f64 = text.parse().ok()?;
-        let scaled = (value * 1e18).round();
+        let scaled = (value * DECIMAL_ONE as f64).round();
         return (scaled.abs() < 1.7e38).then(|| if negative { -(scaled as i128) } else { scaled as i128 });
     }
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
@@ -265,7 +265,7 @@ pub fn parse_decimal(text: &str) -> Option<i128> {
     let kept = &fraction[..fraction.len().min(DECIMAL_SCALE as usize)];
     let fraction: i128 = if kept.is_empty() { 0 } else { kept.parse().ok()? };
     let fraction = fraction * 10i128.pow(DECIMAL_SCALE as u32 - kept.len() as u32);
-    let value = whole.checked_mul(10i128.pow(DECIMAL_SCALE as u32))?.checked_add(fraction)?;
+    let value = whole.checked_mul(DECIMAL_ONE)?.checked_add(fraction)?;
     Some(if negative { -value } else { value })
 }
 
@@ -298,13 +298,13 @@ pub fn convert(value: &Value, ty: KqlType) -> Value {
         },
         KqlType::Decimal => match value {
             Value::Decimal(v) => Value::Decimal(*v),
-            Value::Int(v) => Value::Decimal(i128::from(*v) * 10i128.pow(18)),
-            Value::Long(v) => Value::Decimal(i128::from(*v) * 10i128.pow(18)),
+            Value::Int(v) => Value::Decimal(i128::from(*v) * DECIMAL_ONE),
+            Value::Long(v) => Value::Decimal(i128::from(*v) * DECIMAL_ONE),
             Value::String(s) => parse_decimal(s).map(Value::Decimal).unwrap_or(Value::Null),
             other => other
                 .as_f64()
                 .filter(|v| v.is_finite())
-                .map(|v| Value::Decimal((v * 1e18).round() as i128))
+                .map(|v| Value::Decimal((v * DECIMAL_ONE as f64).round() as i128))
                 .unwrap_or(Value::Null),
         },
         KqlType::String => Value::String(value.to_kql_string()),

@@ -126,7 +126,7 @@ pub fn register(r: &mut Registry) {
             Value::Int(x) => Value::Int(x.signum()),
             Value::Long(x) => Value::Long(x.signum()),
             Value::Real(x) => Value::Real(if *x == 0.0 { 0.0 } else { x.signum() }),
-            Value::Decimal(x) => Value::Decimal(x.signum() * 10i128.pow(18)),
+            Value::Decimal(x) => Value::Decimal(x.signum() * crate::types::DECIMAL_ONE),
             _ => Value::Null,
         }))
     });

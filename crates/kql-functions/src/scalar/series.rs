@@ -572,20 +572,47 @@ pub fn register(r: &mut Registry) {
             Value::Dynamic(real_series(tukey_scores(&x, low, high)))
         }))
     });
-    r.scalar("series_periods_detect", 4..=6, "The most significant periods of a series.", |_, a| {
-        Ok(call_row_as_is("series_periods_detect", &a, Dynamic, |v| {
-            let Some(x) = filled(v, 0) else { return Value::Null };
-            let min_period = v[1].as_f64().unwrap_or(2.0).max(2.0) as usize;
-            let max_period = v[2].as_f64().unwrap_or(x.len() as f64 / 2.0) as usize;
-            let count = v[3].as_i64().unwrap_or(1).max(0) as usize;
-            let periods: Vec<(usize, f64)> =
-                period_scores(&x, min_period, max_period).into_iter().take(count).collect();
-            bag(vec![
-                ("periods", Json::Array(periods.iter().map(|(p, _)| real_json(*p as f64)).collect())),
-                ("scores", Json::Array(periods.iter().map(|(_, s)| real_json(*s)).collect())),
-            ])
-        }))
-    });
+    r.scalar_tuple(
+        "series_periods_detect",
+        4..=6,
+        "The most significant periods of a series, and their scores; zeros where fewer are found.",
+        // Kusto names the second column `<prefix>_periods_scores`.
+        &[("periods", Dynamic), ("periods_scores", Dynamic)],
+        |_, a| {
+            Ok(call_row_as_is("series_periods_detect", &a, Dynamic, |v| {
+                let Some(x) = filled(v, 0) else { return Value::Null };
+                let min_period = v[1].as_f64().unwrap_or(2.0).max(2.0) as usize;
+                let max_period = v[2].as_f64().unwrap_or(x.len() as f64 / 2.0) as usize;
+                let count = v[3].as_i64().unwrap_or(1).clamp(0, 1024) as usize;
+                let mut periods: Vec<(f64, f64)> = period_scores(&x, min_period, max_period)
+                    .into_iter()
+                    .take(count)
+                    .map(|(period, score)| (period as f64, score.min(1.0)))
+                    .collect();
+                periods.resize(count, (0.0, 0.0));
+                periods_bag("periods_scores", &periods)
+            }))
+        },
+    );
+    r.scalar_tuple(
+        "series_periods_validate",
+        2..=17,
+        "How strongly a series repeats with each of the given periods (scores from 0 to 1).",
+        &[("periods", Dynamic), ("scores", Dynamic)],
+        |_, a| {
+            Ok(call_row_as_is("series_periods_validate", &a, Dynamic, |v| {
+                let Some(x) = filled(v, 0) else { return Value::Null };
+                let scored: Vec<(f64, f64)> = v[1..]
+                    .iter()
+                    .map(|period| {
+                        let period = period.as_f64().unwrap_or(0.0);
+                        (period, period_score(&x, period.round() as usize).clamp(0.0, 1.0))
+                    })
+                    .collect();
+                periods_bag("scores", &scored)
+            }))
+        },
+    );
     r.scalar_tuple(
         "series_stats",
         1..=2,
@@ -856,22 +883,38 @@ fn fit_2lines_bag(v: &[Value]) -> Value {
 }
 
 /// Candidate periods with their autocorrelation scores, best first.
+/// The periods between `min_period` and `max_period` that the series repeats with, best first,
+/// scored by the autocorrelation at that lag (corrected for the shorter overlap).
 fn period_scores(values: &[f64], min_period: usize, max_period: usize) -> Vec<(usize, f64)> {
-    let n = values.len();
-    let mean = values.iter().sum::<f64>() / n.max(1) as f64;
-    let denominator: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
-    if denominator == 0.0 {
-        return Vec::new();
-    }
-    let mut scores: Vec<(usize, f64)> = (min_period..=max_period.min(n.saturating_sub(1)))
-        .map(|period| {
-            let numerator: f64 = (0..n - period).map(|i| (values[i] - mean) * (values[i + period] - mean)).sum();
-            (period, numerator / denominator * n as f64 / (n - period) as f64)
-        })
+    let mut scores: Vec<(usize, f64)> = (min_period..=max_period.min(values.len().saturating_sub(1)))
+        .map(|period| (period, period_score(values, period)))
         .filter(|(_, score)| *score > 0.0)
         .collect();
     scores.sort_by(|a, b| b.1.total_cmp(&a.1));
     scores
+}
+
+/// The autocorrelation of the series at lag `period`, 0 for a constant series or a lag the
+/// series is too short for.
+fn period_score(values: &[f64], period: usize) -> f64 {
+    let n = values.len();
+    if period == 0 || period >= n {
+        return 0.0;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let denominator: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
+    if denominator == 0.0 {
+        return 0.0;
+    }
+    let numerator: f64 = (0..n - period).map(|i| (values[i] - mean) * (values[i + period] - mean)).sum();
+    numerator / denominator * n as f64 / (n - period) as f64
+}
+
+fn periods_bag(scores_field: &str, periods: &[(f64, f64)]) -> Value {
+    bag(vec![
+        ("periods", Json::Array(periods.iter().map(|(period, _)| real_json(*period)).collect())),
+        (scores_field, Json::Array(periods.iter().map(|(_, score)| real_json(*score)).collect())),
+    ])
 }
 
 #[cfg(test)]

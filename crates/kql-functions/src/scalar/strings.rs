@@ -378,7 +378,7 @@ pub fn register(r: &mut Registry) {
                 };
                 value = value * 100_000_000 + part;
             }
-            Value::Decimal(value * 10i128.pow(18))
+            Value::Decimal(value * crate::types::DECIMAL_ONE)
         }))
     });
     r.scalar("unicode_codepoints_from_string", 1..=1, "The Unicode code points of a string.", |_, a| {

@@ -83,6 +83,30 @@ pub struct Binder<'a> {
     /// While an editor's check binds (`bind_all`), the problems found so far: a failing
     /// operator is recorded and skipped, its input going on to the next one.
     recovered: Option<Vec<Diagnostic>>,
+    /// The user functions being inlined or inspected, innermost last: a function met again
+    /// inside itself is recursion, which KQL does not have.
+    expanding: RefCell<Vec<ExpansionKey>>,
+    /// How many function bodies this query has inlined, against `MAX_FUNCTION_EXPANSIONS`.
+    expansions: usize,
+}
+
+/// Function calls inline their bodies, so functions that each call the next several times
+/// expand exponentially; a query past this many inlined bodies is refused.
+const MAX_FUNCTION_EXPANSIONS: usize = 10_000;
+
+/// One function definition: its name and where its text is (a `let` in a body may reuse an
+/// outer function's name without being the same function).
+#[derive(PartialEq)]
+struct ExpansionKey {
+    name: String,
+    span: Span,
+    saved: bool,
+}
+
+impl ExpansionKey {
+    fn of(function: &UserFunction) -> ExpansionKey {
+        ExpansionKey { name: function.name.clone(), span: function.definition.span, saved: function.saved.is_some() }
+    }
 }
 
 impl<'a> Binder<'a> {
@@ -103,6 +127,8 @@ impl<'a> Binder<'a> {
             external_data: None,
             next_id: 0,
             recovered: None,
+            expanding: RefCell::new(Vec::new()),
+            expansions: 0,
         }
     }
 
@@ -319,6 +345,17 @@ impl<'a> Binder<'a> {
     }
 
     fn body_is_tabular(&self, function: &UserFunction) -> bool {
+        let key = ExpansionKey::of(function);
+        if self.expanding.borrow().contains(&key) {
+            return false;
+        }
+        self.expanding.borrow_mut().push(key);
+        let tabular = self.result_is_tabular(function);
+        self.expanding.borrow_mut().pop();
+        tabular
+    }
+
+    fn result_is_tabular(&self, function: &UserFunction) -> bool {
         let result = &function.definition.body.result;
         match &result.kind {
             ExprKind::Name(ident) => {
@@ -630,8 +667,26 @@ impl<'a> Binder<'a> {
             };
             scope = scope.with(&parameter.name.name, binding);
         }
+        let key = ExpansionKey::of(function);
+        if self.expanding.borrow().contains(&key) {
+            return Err(BindError::new(
+                Code::Unsupported,
+                span,
+                format!("function '{}' calls itself; KQL functions cannot be recursive", function.name),
+            ));
+        }
+        self.expansions += 1;
+        if self.expansions > MAX_FUNCTION_EXPANSIONS {
+            return Err(BindError::new(
+                Code::Unsupported,
+                span,
+                format!("the query inlines more than {MAX_FUNCTION_EXPANSIONS} function calls"),
+            ));
+        }
         let caller_scope = std::mem::replace(&mut self.scope, scope);
+        self.expanding.borrow_mut().push(key);
         let result = self.bind_function_body(&function.definition.body, row);
+        self.expanding.borrow_mut().pop();
         self.scope = caller_scope;
         match &saved {
             Some(saved) => result.map_err(|error| located(&error.0, saved)),
