@@ -158,11 +158,7 @@ pub fn text_predicate(column: StringColumn<'_>, mut predicate: impl FnMut(&str) 
                         let view = views[row];
                         match cache.get(view) {
                             Some(answer) => answer,
-                            None => {
-                                let answer = predicate(array.value(row));
-                                cache.insert(view, answer);
-                                answer
-                            }
+                            None => evaluate_and_remember(cache, view, array.value(row), &mut predicate),
                         }
                     };
                     match nulls {
@@ -179,6 +175,19 @@ pub fn text_predicate(column: StringColumn<'_>, mut predicate: impl FnMut(&str) 
             }),
         };
     BooleanArray::new(values, None)
+}
+
+/// The rare path of `text_predicate`, kept out of line so that the per-row loop inlines.
+#[inline(never)]
+fn evaluate_and_remember(
+    cache: &mut ViewCache,
+    view: u128,
+    text: &str,
+    predicate: &mut impl FnMut(&str) -> bool,
+) -> bool {
+    let answer = predicate(text);
+    cache.insert(view, answer);
+    answer
 }
 
 /// Is `c` part of a term? KQL's terms are runs of ASCII letters and digits; every other
