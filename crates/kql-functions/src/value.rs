@@ -235,10 +235,9 @@ pub fn format_real(v: f64) -> String {
 }
 
 pub fn format_decimal(v: i128) -> String {
-    let scale = DECIMAL_ONE;
     let sign = if v < 0 { "-" } else { "" };
-    let whole = (v / scale).abs();
-    let fraction = (v % scale).abs();
+    let whole = (v / DECIMAL_ONE).abs();
+    let fraction = (v % DECIMAL_ONE).abs();
     if fraction == 0 {
         return format!("{sign}{whole}");
     }

@@ -602,11 +602,12 @@ pub fn register(r: &mut Registry) {
         |_, a| {
             Ok(call_row_as_is("series_periods_validate", &a, Dynamic, |v| {
                 let Some(x) = filled(v, 0) else { return Value::Null };
+                let autocorrelation = Autocorrelation::of(&x);
                 let scored: Vec<(f64, f64)> = v[1..]
                     .iter()
                     .map(|period| {
                         let period = period.as_f64().unwrap_or(0.0);
-                        (period, period_score(&x, period.round() as usize).clamp(0.0, 1.0))
+                        (period, autocorrelation.at(period.round() as usize).clamp(0.0, 1.0))
                     })
                     .collect();
                 periods_bag("scores", &scored)
@@ -882,32 +883,43 @@ fn fit_2lines_bag(v: &[Value]) -> Value {
     ])
 }
 
-/// Candidate periods with their autocorrelation scores, best first.
 /// The periods between `min_period` and `max_period` that the series repeats with, best first,
-/// scored by the autocorrelation at that lag (corrected for the shorter overlap).
+/// scored by the autocorrelation at that lag.
 fn period_scores(values: &[f64], min_period: usize, max_period: usize) -> Vec<(usize, f64)> {
+    let autocorrelation = Autocorrelation::of(values);
     let mut scores: Vec<(usize, f64)> = (min_period..=max_period.min(values.len().saturating_sub(1)))
-        .map(|period| (period, period_score(values, period)))
+        .map(|period| (period, autocorrelation.at(period)))
         .filter(|(_, score)| *score > 0.0)
         .collect();
     scores.sort_by(|a, b| b.1.total_cmp(&a.1));
     scores
 }
 
-/// The autocorrelation of the series at lag `period`, 0 for a constant series or a lag the
-/// series is too short for.
-fn period_score(values: &[f64], period: usize) -> f64 {
-    let n = values.len();
-    if period == 0 || period >= n {
-        return 0.0;
+/// A series' autocorrelation by lag, with its mean and variance computed once.
+struct Autocorrelation<'a> {
+    values: &'a [f64],
+    mean: f64,
+    /// The sum of squared deviations from the mean.
+    denominator: f64,
+}
+
+impl<'a> Autocorrelation<'a> {
+    fn of(values: &'a [f64]) -> Autocorrelation<'a> {
+        let mean = values.iter().sum::<f64>() / values.len().max(1) as f64;
+        let denominator = values.iter().map(|v| (v - mean).powi(2)).sum();
+        Autocorrelation { values, mean, denominator }
     }
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let denominator: f64 = values.iter().map(|v| (v - mean).powi(2)).sum();
-    if denominator == 0.0 {
-        return 0.0;
+
+    /// The autocorrelation at lag `period`, corrected for the shorter overlap; 0 for a constant
+    /// series or a lag the series is too short for.
+    fn at(&self, period: usize) -> f64 {
+        let (values, mean, n) = (self.values, self.mean, self.values.len());
+        if period == 0 || period >= n || self.denominator == 0.0 {
+            return 0.0;
+        }
+        let numerator: f64 = (0..n - period).map(|i| (values[i] - mean) * (values[i + period] - mean)).sum();
+        numerator / self.denominator * n as f64 / (n - period) as f64
     }
-    let numerator: f64 = (0..n - period).map(|i| (values[i] - mean) * (values[i + period] - mean)).sum();
-    numerator / denominator * n as f64 / (n - period) as f64
 }
 
 fn periods_bag(scores_field: &str, periods: &[(f64, f64)]) -> Value {

@@ -680,7 +680,10 @@ impl<'a> Binder<'a> {
             return Err(BindError::new(
                 Code::Unsupported,
                 span,
-                format!("the query inlines more than {MAX_FUNCTION_EXPANSIONS} function calls"),
+                format!(
+                    "the query inlines more than {MAX_FUNCTION_EXPANSIONS} function calls; compute a result \
+                     used many times once, with `let name = materialize(...)`"
+                ),
             ));
         }
         let caller_scope = std::mem::replace(&mut self.scope, scope);
