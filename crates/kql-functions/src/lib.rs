@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod conversion;
 pub mod dynamic;
 pub mod geoip;
+mod memo;
 pub mod naming;
 pub mod registry;
 pub mod scalar;

@@ -1,12 +1,16 @@
 //! Uniform read access to Arrow's three string layouts, and the text kernels that KQL's
 //! string operators share (ASCII-fast case-insensitive search, term boundaries).
 
+use std::cell::RefCell;
+
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, LargeStringArray, StringArray, StringViewArray,
 };
-use datafusion::arrow::buffer::BooleanBuffer;
+use datafusion::arrow::buffer::{BooleanBuffer, MutableBuffer};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{DataFusionError, Result};
+
+use crate::memo::{MemoTable, ViewCache, ViewMemo, with_memo};
 
 /// A string column in any of Arrow's layouts. Parquet scans produce views; functions produce
 /// plain UTF-8; both must be accepted everywhere.
@@ -64,129 +68,85 @@ impl<'a> StringColumn<'a> {
     }
 }
 
-/// Answers of a predicate per string view, for one array at a time (a view means nothing outside
-/// its array). Keys and answers sit in separate arrays, so that a probe reads one answer byte
-/// and, on a hit, one key; at 4,096 slots the hundreds of distinct values of a dictionary page
-/// rarely collide, and a miss past a few probes just evaluates the predicate.
-struct ViewCache {
-    views: Box<[u128; VIEW_CACHE_SLOTS]>,
-    /// 0: empty slot; 1: false; 2: true.
-    answers: Box<[u8; VIEW_CACHE_SLOTS]>,
-}
-
-const VIEW_CACHE_SLOTS: usize = 1 << 12;
-const VIEW_CACHE_PROBES: usize = 8;
-
-impl ViewCache {
-    fn new() -> ViewCache {
-        ViewCache { views: Box::new([0; VIEW_CACHE_SLOTS]), answers: Box::new([0; VIEW_CACHE_SLOTS]) }
-    }
-
-    /// Runs `f` with the thread's cache, emptied (a fresh one if a predicate being evaluated
-    /// evaluates another).
-    fn with_empty<R>(f: impl FnOnce(&mut ViewCache) -> R) -> R {
-        VIEW_CACHE.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut cache) => {
-                cache.clear();
-                f(&mut cache)
-            }
-            Err(_) => f(&mut ViewCache::new()),
-        })
-    }
-
-    fn clear(&mut self) {
-        self.answers.fill(0);
-    }
-
-    #[inline]
-    fn home(view: u128) -> usize {
-        let mixed = (view as u64) ^ ((view >> 64) as u64);
-        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - VIEW_CACHE_SLOTS.trailing_zeros())) as usize
-    }
-
-    #[inline]
-    fn get(&self, view: u128) -> Option<bool> {
-        let home = Self::home(view);
-        for probe in 0..VIEW_CACHE_PROBES {
-            let slot = (home + probe) & (VIEW_CACHE_SLOTS - 1);
-            match self.answers[slot] {
-                0 => return None,
-                answer if self.views[slot] == view => return Some(answer == 2),
-                _ => {}
-            }
-        }
-        None
-    }
-
-    #[inline]
-    fn insert(&mut self, view: u128, answer: bool) {
-        let home = Self::home(view);
-        for probe in 0..VIEW_CACHE_PROBES {
-            let slot = (home + probe) & (VIEW_CACHE_SLOTS - 1);
-            if self.answers[slot] == 0 {
-                self.views[slot] = view;
-                self.answers[slot] = 1 + answer as u8;
-                return;
-            }
-        }
-    }
-}
-
 thread_local! {
-    static VIEW_CACHE: std::cell::RefCell<ViewCache> = std::cell::RefCell::new(ViewCache::new());
+    static PREDICATE_MEMOS: MemoTable<String, ViewMemo> = const { RefCell::new(Vec::new()) };
 }
+
+/// `ViewCache` answers of a predicate.
+const FALSE: u32 = 1;
+const TRUE: u32 = 2;
 
 /// Evaluates `predicate` on every row's text (null read as empty, as KQL reads it) into a
-/// boolean array without nulls.
+/// boolean array without nulls. `key` names the predicate (operator and operands): the same key
+/// must mean the same answers.
 ///
 /// Over string views, rows with the same view hold the same text: a Parquet column decodes each
-/// dictionary entry to one view that all its rows share, and a short string is its own view. A
-/// small direct-mapped cache keyed by the view therefore evaluates a dictionary-encoded column
-/// (user agents, application names, operations: most of what hunting queries filter on) once per
-/// distinct value, as a dictionary-aware engine does, and costs one probe per row when the values
-/// are all different.
-pub fn text_predicate(column: StringColumn<'_>, mut predicate: impl FnMut(&str) -> bool) -> BooleanArray {
-    let len = column.len();
-    let null_result = if column.null_count() > 0 { predicate("") } else { false };
-    let values =
-        match column {
-            StringColumn::View(array) => {
-                let views = array.views();
-                let nulls = array.nulls().filter(|n| n.null_count() > 0);
-                ViewCache::with_empty(|cache| {
-                    let mut evaluate = |row: usize| {
-                        let view = views[row];
-                        match cache.get(view) {
-                            Some(answer) => answer,
-                            None => evaluate_and_remember(cache, view, array.value(row), &mut predicate),
-                        }
-                    };
-                    match nulls {
-                        None => BooleanBuffer::collect_bool(len, evaluate),
-                        Some(nulls) => BooleanBuffer::collect_bool(len, |row| {
-                            if nulls.is_null(row) { null_result } else { evaluate(row) }
-                        }),
-                    }
-                })
-            }
-            other => BooleanBuffer::collect_bool(len, |row| match other.get(row) {
+/// dictionary entry to one view that all its rows share, and a short string is its own view. So
+/// answers are remembered per view, across the batches of a column chunk: a dictionary-encoded
+/// column (user agents, application names, operations: most of what hunting queries filter on)
+/// is evaluated once per distinct value, as a dictionary-aware engine does, and a column of
+/// distinct values costs one probe per row.
+pub fn text_predicate(column: StringColumn<'_>, key: &str, mut predicate: impl FnMut(&str) -> bool) -> BooleanArray {
+    let values = match column {
+        StringColumn::View(array) => with_memo(&PREDICATE_MEMOS, key.to_string(), ViewMemo::new, |memo| {
+            memo.adopt(array);
+            answer_views(array, &mut memo.cache, &mut predicate)
+        }),
+        other => {
+            let null_result = if other.null_count() > 0 { predicate("") } else { false };
+            BooleanBuffer::collect_bool(other.len(), |row| match other.get(row) {
                 Some(text) => predicate(text),
                 None => null_result,
-            }),
-        };
+            })
+        }
+    };
     BooleanArray::new(values, None)
+}
+
+/// `text_predicate`'s loop over views, 64 rows to a word of the result. A null row reads as view
+/// 0, the empty string, so that nulls take the same branch-free path as values.
+fn answer_views(
+    array: &StringViewArray,
+    cache: &mut ViewCache,
+    predicate: &mut impl FnMut(&str) -> bool,
+) -> BooleanBuffer {
+    let views = array.views();
+    let mut words = MutableBuffer::new(views.len().div_ceil(64) * 8);
+    let valid_chunks = array.nulls().filter(|n| n.null_count() > 0).map(|n| n.inner().bit_chunks());
+    let mut valid_words = valid_chunks.as_ref().map(|c| c.iter_padded());
+    for (chunk, chunk_views) in views.chunks(64).enumerate() {
+        let valid = valid_words.as_mut().map_or(u64::MAX, |w| w.next().unwrap_or(0));
+        let mut word = 0u64;
+        for (bit, &view) in chunk_views.iter().enumerate() {
+            let view = if valid >> bit & 1 == 1 { view } else { 0 };
+            let answer = match cache.get_at_home(view) {
+                Some(answer) => answer == TRUE,
+                None => probe_or_evaluate(cache, view, array, chunk * 64 + bit, predicate),
+            };
+            word |= (answer as u64) << bit;
+        }
+        words.push(word);
+    }
+    BooleanBuffer::new(words.into(), 0, views.len())
 }
 
 /// The rare path of `text_predicate`, kept out of line so that the per-row loop inlines.
 #[inline(never)]
-fn evaluate_and_remember(
+fn probe_or_evaluate(
     cache: &mut ViewCache,
     view: u128,
-    text: &str,
+    array: &StringViewArray,
+    row: usize,
     predicate: &mut impl FnMut(&str) -> bool,
 ) -> bool {
-    let answer = predicate(text);
-    cache.insert(view, answer);
+    if let Some(answer) = cache.get(view) {
+        return answer == TRUE;
+    }
+    let answer = predicate(if view == 0 { "" } else { array.value(row) });
+    if cache.is_full() {
+        cache.clear();
+    }
+    cache.insert(view, if answer { TRUE } else { FALSE });
     answer
 }
 
@@ -371,11 +331,15 @@ mod tests {
         let needle = CaseInsensitiveNeedle::new("FIRE");
         let expected: Vec<bool> = texts.iter().map(|t| needle.contained_in(t.as_deref().unwrap_or(""))).collect();
         for array in [&views, &plain] {
-            let result = text_predicate(StringColumn::new(array).unwrap(), |t| needle.contained_in(t));
+            let result = text_predicate(StringColumn::new(array).unwrap(), "contains FIRE", |t| needle.contained_in(t));
             assert_eq!(result.null_count(), 0);
             assert_eq!(result.iter().map(Option::unwrap).collect::<Vec<_>>(), expected);
         }
-        let empty = text_predicate(StringColumn::new(&views).unwrap(), str::is_empty);
+        // A slice starts mid-word in the null bitmap.
+        let sliced = views.slice(3, 10_001);
+        let result = text_predicate(StringColumn::new(&sliced).unwrap(), "contains FIRE", |t| needle.contained_in(t));
+        assert_eq!(result.iter().map(Option::unwrap).collect::<Vec<_>>(), expected[3..10_004]);
+        let empty = text_predicate(StringColumn::new(&views).unwrap(), "isempty", str::is_empty);
         assert_eq!(empty.iter().filter(|b| b == &Some(true)).count(), 4_000, "nulls read as empty");
     }
 
@@ -386,16 +350,48 @@ mod tests {
         let first: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter_values(["Mozilla firefox 121"]));
         let second: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter_values(["Mozilla chrome 1212"]));
         let needle = CaseInsensitiveNeedle::new("firefox");
-        let contains =
-            |array: &ArrayRef| text_predicate(StringColumn::new(array).unwrap(), |t| needle.contained_in(t)).value(0);
+        let contains = |array: &ArrayRef| {
+            text_predicate(StringColumn::new(array).unwrap(), "contains firefox", |t| needle.contained_in(t)).value(0)
+        };
         assert!(contains(&first));
         assert!(!contains(&second));
         // A predicate that itself evaluates a predicate gets a cache of its own.
-        let nested = text_predicate(StringColumn::new(&first).unwrap(), |t| {
+        let nested = text_predicate(StringColumn::new(&first).unwrap(), "outer", |t| {
             let inner: ArrayRef = std::sync::Arc::new(StringViewArray::from_iter_values([t.to_uppercase()]));
-            text_predicate(StringColumn::new(&inner).unwrap(), |u| u.contains("FIREFOX")).value(0)
+            text_predicate(StringColumn::new(&inner).unwrap(), "inner", |u| u.contains("FIREFOX")).value(0)
         });
         assert!(nested.value(0));
+    }
+
+    #[test]
+    fn answers_follow_the_shared_buffer_and_the_key() {
+        // Batches of one column chunk: different views into one buffer of dictionary values.
+        let text = "Mozilla firefox 121/Mozilla chrome 1212";
+        let buffer = datafusion::arrow::buffer::Buffer::from(text.as_bytes());
+        let view = |offset: usize, len: usize| {
+            let bytes = &text.as_bytes()[offset..offset + len];
+            let prefix = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+            len as u128 | (prefix as u128) << 32 | (offset as u128) << 96
+        };
+        let batch = |views: Vec<u128>| -> ArrayRef {
+            std::sync::Arc::new(StringViewArray::try_new(views.into(), vec![buffer.clone()], None).unwrap())
+        };
+        let (firefox, chrome) = (view(0, 19), view(20, 19));
+        let first = batch(vec![firefox; 10]);
+        let second = batch([chrome, firefox].repeat(5));
+        let evaluated = std::cell::Cell::new(0);
+        let run = |array: &ArrayRef, key: &str, needle: &str| {
+            let needle = CaseInsensitiveNeedle::new(needle);
+            let result = text_predicate(StringColumn::new(array).unwrap(), key, |t| {
+                evaluated.set(evaluated.get() + 1);
+                needle.contained_in(t)
+            });
+            result.iter().map(Option::unwrap).collect::<Vec<_>>()
+        };
+        assert_eq!(run(&first, "contains firefox (buffer test)", "firefox"), vec![true; 10]);
+        assert_eq!(run(&second, "contains firefox (buffer test)", "firefox"), [false, true].repeat(5));
+        assert_eq!(evaluated.get(), 2, "each distinct value once across both batches");
+        assert_eq!(run(&second, "contains chrome (buffer test)", "chrome"), [true, false].repeat(5));
     }
 
     #[test]

@@ -215,6 +215,52 @@ fn parquet_files_and_folders_are_tables() {
 }
 
 #[test]
+fn functions_over_a_dictionary_encoded_column_answer_every_row() {
+    // Many batches and two row groups of a column with few distinct values (each decoded to one
+    // shared view), the layout that the per-value memos of string functions rely on; nulls and
+    // short (inline) values among them.
+    let agents: Vec<Option<String>> = (0..60_000)
+        .map(|i| match i % 41 {
+            0 => None,
+            1 => Some("curl/8.4".to_string()),
+            k if k % 3 == 0 => Some(format!("Mozilla/5.0 (Windows NT 10.0) Firefox/{k}.0")),
+            k => Some(format!("Mozilla/5.0 (X11; Linux x86_64) Chrome/{k}.0.1 Safari/537.36")),
+        })
+        .collect();
+    let schema = Arc::new(Schema::new(vec![Field::new("UserAgent", DataType::Utf8, true)]));
+    let batch =
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(agents.clone()))]).expect("a batch");
+    let dir = scratch("cli-dictionary");
+    let path = dir.join("agents.parquet");
+    let properties = datafusion::parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(30_000))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).expect("parquet file"), schema, Some(properties))
+            .expect("a parquet writer");
+    writer.write(&batch).expect("rows written");
+    writer.close().expect("file closed");
+
+    let text = |a: &Option<String>| a.clone().unwrap_or_default();
+    let firefox = agents.iter().filter(|a| text(a).to_lowercase().contains("firefox")).count();
+    let chrome_term = agents
+        .iter()
+        .filter(|a| text(a).split(|c: char| !c.is_ascii_alphanumeric()).any(|t| t.eq_ignore_ascii_case("chrome")))
+        .count();
+    let curl = agents.iter().filter(|a| text(a).eq_ignore_ascii_case("CURL/8.4")).count();
+    let length: usize = agents.iter().map(|a| text(a).chars().count()).sum();
+    let upper_x11 = agents.iter().filter(|a| text(a).to_uppercase().contains("X11")).count();
+    let table = format!("Agents={}", path.display());
+    let query = "Agents | summarize Firefox = countif(UserAgent contains 'FIREFOX'), Chrome = countif(UserAgent has 'chrome'),                  Curl = countif(UserAgent =~ 'CURL/8.4'), Length = sum(strlen(UserAgent)),                  X11 = countif(indexof(toupper(UserAgent), 'X11') >= 0)";
+    let output = vigil(&["query", "--format", "csv", "--table", &table, query], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("Firefox,Chrome,Curl,Length,X11\r\n{firefox},{chrome_term},{curl},{length},{upper_x11}\r\n")
+    );
+}
+
+#[test]
 fn the_query_can_come_from_standard_input() {
     let output = vigil(&["query", "--format", "csv", "-"], Some("range x from 1 to 3 step 1\n| summarize sum(x)"));
     assert!(output.status.success(), "{}", stderr(&output));

@@ -91,7 +91,9 @@ fn eval_string_predicate(
                     Ok(ColumnarValue::Scalar(ScalarValue::Boolean(Some(flip(matcher.matches(op.kind, &haystack))))))
                 }
                 ColumnarValue::Array(array) => {
-                    let result = text_predicate(StringColumn::new(array)?, |text| flip(matcher.matches(op.kind, text)));
+                    let key = format!("{op:?}\u{0}{needle}");
+                    let result =
+                        text_predicate(StringColumn::new(array)?, &key, |text| flip(matcher.matches(op.kind, text)));
                     Ok(ColumnarValue::Array(Arc::new(result)))
                 }
             }
@@ -118,8 +120,10 @@ pub fn equals_case_insensitive(left: Expr, right: Expr, negated: bool) -> Expr {
         match (&args[0], &args[1]) {
             (ColumnarValue::Array(array), ColumnarValue::Scalar(needle))
             | (ColumnarValue::Scalar(needle), ColumnarValue::Array(array)) => {
-                let needle = CaseInsensitiveNeedle::new(&scalar_text(needle).unwrap_or_default());
-                let result = text_predicate(StringColumn::new(array)?, |text| flip(needle.equals(text)));
+                let text = scalar_text(needle).unwrap_or_default();
+                let key = format!("=~{negated}\u{0}{text}");
+                let needle = CaseInsensitiveNeedle::new(&text);
+                let result = text_predicate(StringColumn::new(array)?, &key, |text| flip(needle.equals(text)));
                 Ok(ColumnarValue::Array(Arc::new(result)))
             }
             _ => {
@@ -146,9 +150,10 @@ pub fn in_case_insensitive(value: Expr, items: Vec<String>, negated: bool) -> Ex
     let lowered: Vec<String> = items.iter().map(|s| s.to_lowercase()).collect();
     let set: std::collections::HashSet<String> = lowered.iter().cloned().collect();
     let identity = lowered.join("\u{1}");
+    let key = format!("in~{negated}\u{0}{identity}");
     let kernel = Kernel::Batch(Arc::new(move |args: &[ColumnarValue], rows| {
         let array = args[0].to_array(rows)?;
-        let result = text_predicate(StringColumn::new(&array)?, |text| {
+        let result = text_predicate(StringColumn::new(&array)?, &key, |text| {
             let found = if text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase()) {
                 set.contains(text)
             } else {
@@ -165,10 +170,11 @@ pub fn in_case_insensitive(value: Expr, items: Vec<String>, negated: bool) -> Ex
 /// `value has_any (terms)` / `has_all`: term matching against a list of constant terms.
 pub fn has_any_terms(value: Expr, terms: Vec<String>, all: bool) -> Expr {
     let identity = terms.join("\u{1}");
+    let key = format!("has_all={all}\u{0}{identity}");
     let needles: Vec<CaseInsensitiveNeedle> = terms.iter().map(|t| CaseInsensitiveNeedle::new(t)).collect();
     let kernel = Kernel::Batch(Arc::new(move |args: &[ColumnarValue], rows| {
         let array = args[0].to_array(rows)?;
-        let result = text_predicate(StringColumn::new(&array)?, |text| {
+        let result = text_predicate(StringColumn::new(&array)?, &key, |text| {
             if all {
                 needles.iter().all(|n| has_term(text, n, false, false))
             } else {
