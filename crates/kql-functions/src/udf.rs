@@ -209,6 +209,8 @@ struct RowMemo {
     views: ViewMemo,
     /// The results that the cache's answers number, from 1.
     results: Vec<Value>,
+    /// `results` as an Arrow array, while it has as many: rebuilt only when results are added.
+    results_array: Option<ArrayRef>,
 }
 
 /// Rows of an array evaluated before deciding whether its values repeat enough to memoise.
@@ -227,6 +229,7 @@ impl RowMemo {
         if self.views.adopt(array) || self.views.cache.is_full() {
             self.views.cache.clear();
             self.results.clear();
+            self.results_array = None;
         }
         let views = array.views();
         let mut evaluate = |row: usize| {
@@ -266,7 +269,10 @@ impl RowMemo {
             };
             numbers.push(number);
         }
-        let results = crate::value::values_to_array(&self.results, return_type);
+        let results = match &self.results_array {
+            Some(array) if array.len() == self.results.len() => Arc::clone(array),
+            _ => Arc::clone(self.results_array.insert(crate::value::values_to_array(&self.results, return_type))),
+        };
         Ok(datafusion::arrow::compute::take(&results, &UInt32Array::from(numbers), None)?)
     }
 }

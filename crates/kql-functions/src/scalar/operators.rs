@@ -2,7 +2,7 @@
 //! `has_any`, `matches regex`...). These are the hot path of hunting queries, so they work on
 //! whole arrays and prepare constant right-hand sides once.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use datafusion::arrow::array::{ArrayRef, BooleanArray, BooleanBuilder};
 use datafusion::common::{DataFusionError, Result, ScalarValue};
@@ -58,8 +58,11 @@ impl Matcher {
 
 /// `left <op> right` over strings. Nulls read as empty strings, so the result is never null.
 pub fn string_predicate(op: StringOp, left: Expr, right: Expr) -> Expr {
+    // The right-hand side is nearly always a constant: prepare it (compile a regex) once, not
+    // once per batch.
+    let prepared = Mutex::new(None);
     let kernel = Kernel::Batch(Arc::new(move |args: &[ColumnarValue], rows| {
-        eval_string_predicate(op, &args[0], &args[1], rows)
+        eval_string_predicate(op, &prepared, &args[0], &args[1], rows)
     }));
     let name = match op.kind {
         StringOpKind::Contains => "contains",
@@ -74,8 +77,12 @@ pub fn string_predicate(op: StringOp, left: Expr, right: Expr) -> Expr {
     KqlUdf::new(&name, vec![KqlType::String, KqlType::String], KqlType::Bool, kernel).call(vec![left, right])
 }
 
+/// The matcher of the last constant needle, kept by a `string_predicate` call.
+type PreparedMatcher = Mutex<Option<(String, Arc<Matcher>)>>;
+
 fn eval_string_predicate(
     op: StringOp,
+    prepared: &PreparedMatcher,
     left: &ColumnarValue,
     right: &ColumnarValue,
     rows: usize,
@@ -84,7 +91,17 @@ fn eval_string_predicate(
     match (left, right) {
         (_, ColumnarValue::Scalar(needle)) => {
             let needle = scalar_text(needle).unwrap_or_default();
-            let matcher = Matcher::new(op, &needle)?;
+            let matcher = {
+                let mut last = prepared.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                match &*last {
+                    Some((text, matcher)) if *text == needle => Arc::clone(matcher),
+                    _ => {
+                        let matcher = Arc::new(Matcher::new(op, &needle)?);
+                        *last = Some((needle.clone(), Arc::clone(&matcher)));
+                        matcher
+                    }
+                }
+            };
             match left {
                 ColumnarValue::Scalar(haystack) => {
                     let haystack = scalar_text(haystack).unwrap_or_default();
