@@ -69,7 +69,10 @@ pub async fn open(path: &Path, steps: &[&str]) -> Result<SqlitePool, OpenError> 
 /// Runs the steps a database lacks.
 pub async fn migrate(pool: &SqlitePool, steps: &[&str], database: &str) -> Result<(), OpenError> {
     let failed = |source| OpenError::Sqlite { database: database.to_string(), source };
-    let mut tx = pool.begin().await.map_err(failed)?;
+    // Take the write lock first (waiting out other writers with the busy timeout): a deferred
+    // transaction that reads the version and then writes fails at once if another process
+    // (`vigil serve` beside an admin command) committed in between.
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(failed)?;
     let version: i64 = sqlx::query("PRAGMA user_version").fetch_one(&mut *tx).await.map_err(failed)?.get(0);
     if version > steps.len() as i64 {
         return Err(OpenError::Newer { database: database.to_string(), version, known: steps.len() });
@@ -104,6 +107,20 @@ mod tests {
         open(&path, &[FIRST, SECOND]).await.unwrap().close().await;
         let error = open(&path, &[FIRST]).await.unwrap_err();
         assert!(error.to_string().contains("newer than this release knows"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn opening_waits_for_another_writer_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        let server = open(&path, &[FIRST]).await.unwrap();
+        let mut write = server.begin().await.unwrap();
+        sqlx::query("INSERT INTO t (a) VALUES (1)").execute(&mut *write).await.unwrap();
+        let (opened, ()) = tokio::join!(open(&path, &[FIRST]), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            write.commit().await.unwrap();
+        });
+        opened.expect("the second opener waits for the first writer");
     }
 
     #[tokio::test]
