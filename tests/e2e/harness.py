@@ -15,6 +15,8 @@ import requests
 INGEST_SCOPE = "https://monitor.azure.com/.default"
 DEFENDER_SCOPE = "https://api.security.microsoft.com/.default"
 MANAGEMENT_SCOPE = "https://management.azure.com/.default"
+# How long a server may take to start before it is taken for hung (a busy machine is slow).
+START_GUARD_SECONDS = 300
 
 
 class Failure(Exception):
@@ -63,7 +65,9 @@ class Vigil:
                 stdin=subprocess.DEVNULL,
                 env=env,
             )
-        deadline = time.monotonic() + 20
+        # Waits for the server's events (its URL line, then /readyz) as long as it runs; the
+        # guard only stops a hung start, it is no estimate of how long a start takes.
+        deadline = time.monotonic() + START_GUARD_SECONDS
         self.url = None
         while time.monotonic() < deadline:
             with open(log_path, errors="replace") as log:
@@ -73,15 +77,16 @@ class Vigil:
                 break
             check(self.process.poll() is None, f"vigil serve exited with status {self.process.returncode}")
             time.sleep(0.1)
-        check(self.url, "vigil serve did not log its URL within 20 s")
+        check(self.url, f"vigil serve did not log its URL within {START_GUARD_SECONDS} s")
         while time.monotonic() < deadline:
+            check(self.process.poll() is None, f"vigil serve exited with status {self.process.returncode}")
             try:
-                if requests.get(f"{self.url}/healthz", verify=self.cert, timeout=2).status_code == 200:
+                if requests.get(f"{self.url}/readyz", verify=self.cert, timeout=10).status_code == 200:
                     return
             except (requests.ConnectionError, OSError):
                 pass
             time.sleep(0.1)
-        raise Failure(f"{self.url}/healthz did not answer 200 within 20 s")
+        raise Failure(f"{self.url}/readyz did not answer 200 within {START_GUARD_SECONDS} s")
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:

@@ -19,9 +19,11 @@ trap cleanup EXIT
 
 RUST_LOG=debug "$vigil" serve --data-dir "$data" --listen 127.0.0.1:0 --tls-self-signed >"$log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do
+# Waits for the server's URL line as long as it runs (the guard only stops a hung start).
+for _ in $(seq 1 3000); do
   url="$(grep -o 'https://127.0.0.1:[0-9]*' "$log" | head -1 || true)"
   [ -n "$url" ] && break
+  kill -0 "$server" 2>/dev/null || break
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$log"; echo "the server did not start" >&2; exit 1; }

@@ -58,8 +58,10 @@ log="$(mktemp)"
 "$vigil" demo --data-dir "$data" --listen "127.0.0.1:$port" --rate 1 >"$log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null || true; wait $demo 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
+# Waits for the demo's listening line as long as it runs (the guard only stops a hung start).
+for _ in $(seq 1 1500); do
   [ -f "$data/owner-credential.json" ] && grep -q "Vigil listening" "$log" && break
+  kill -0 "$demo" 2>/dev/null || break
   sleep 0.2
 done
 grep -q "Vigil listening" "$log" || { cat "$log" >&2; echo "vigil demo did not start" >&2; exit 1; }

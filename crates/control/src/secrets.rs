@@ -20,6 +20,13 @@ pub fn hash_secret(secret: &str) -> Result<String, String> {
     Argon2::default().hash_password(secret.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|e| e.to_string())
 }
 
+/// A hash no secret is checked against in earnest: verifying against it for an unknown client
+/// takes as long as for a known one, so that timing does not tell which client ids exist.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_secret(&generate_secret()).unwrap_or_default())
+}
+
 /// Whether `secret` matches a stored hash. A malformed hash matches nothing.
 pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
     PasswordHash::new(stored_hash)

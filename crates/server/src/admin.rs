@@ -256,8 +256,8 @@ pub async fn list_dcrs(
 ) -> Result<Response, ApiError> {
     let principal = caller(&state, &headers).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
-    let origin = state.origin(&headers);
-    let dcrs: Vec<Json> = state.control.dcrs(&workspace.id).await?.iter().map(|d| dcr_summary(d, &origin)).collect();
+    let origin = state.origin();
+    let dcrs: Vec<Json> = state.control.dcrs(&workspace.id).await?.iter().map(|d| dcr_summary(d, origin)).collect();
     Ok(axum::Json(dcrs).into_response())
 }
 
@@ -277,5 +277,5 @@ pub async fn put_dcr(
         ));
     }
     let dcr = state.control.put_dcr(&workspace.id, &body, &vigil_content::check_transform).await?;
-    Ok(axum::Json(dcr_summary(&dcr, &state.origin(&headers))).into_response())
+    Ok(axum::Json(dcr_summary(&dcr, state.origin())).into_response())
 }

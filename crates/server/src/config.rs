@@ -13,8 +13,8 @@ use crate::external_data::ExternalDataConfig;
 pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
-    /// The origin clients reach the server at (`https://vigil.example.com`), used in issuer
-    /// URLs and the ingestion endpoint shown to users. When absent, each request's `Host`.
+    /// The origin clients reach the server at (`https://vigil.example.com`): its token issuer,
+    /// its own audience and the endpoints shown to users. When absent, the listen address.
     pub public_url: Option<String>,
     pub tls: TlsMode,
     /// Seconds a query may run.
@@ -26,6 +26,10 @@ pub struct ServerConfig {
     pub result_bytes: usize,
     /// Ingestion requests processed at once; more are refused with 429.
     pub max_concurrent_ingest: usize,
+    /// Token requests a minute (in bursts of as many) from one source address, and for one
+    /// client id; more are refused with 429 and `Retry-After`.
+    pub token_requests_per_minute_per_source: u32,
+    pub token_requests_per_minute_per_client: u32,
     pub flush_interval: Duration,
     /// How often small segments are merged and expired ones dropped.
     pub compaction_interval: Duration,
@@ -66,6 +70,22 @@ pub enum TlsMode {
     Disabled,
 }
 
+impl ServerConfig {
+    /// The origin the server is reached at: the public URL, else the listen address. Never a
+    /// request's `Host`, which the client chooses: the origin makes the issuer of the server's
+    /// tokens and the audience of its own APIs, so a forged `Host` equal to another API's
+    /// audience would let that API's tokens in.
+    pub fn origin(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let scheme = if self.tls == TlsMode::Disabled { "http" } else { "https" };
+                format!("{scheme}://{}", self.listen)
+            }
+        }
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
@@ -78,6 +98,8 @@ impl Default for ServerConfig {
             result_rows: vigil_kql::QueryLimits::RESULT_ROWS,
             result_bytes: vigil_kql::QueryLimits::RESULT_BYTES,
             max_concurrent_ingest: 64,
+            token_requests_per_minute_per_source: 300,
+            token_requests_per_minute_per_client: 60,
             flush_interval: Duration::from_secs(30),
             compaction_interval: Duration::from_secs(300),
             segments_url: None,
@@ -102,6 +124,14 @@ struct ConfigFile {
     detection: Option<DetectionFile>,
     console: Option<ConsoleFile>,
     external_data: Option<ExternalDataFile>,
+    oauth: Option<OAuthFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthFile {
+    requests_per_minute_per_source: Option<u32>,
+    requests_per_minute_per_client: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +237,14 @@ impl ServerConfig {
         }
         if let Some(limit) = file.ingest.and_then(|i| i.max_concurrent_requests) {
             self.max_concurrent_ingest = limit.max(1);
+        }
+        if let Some(oauth) = file.oauth {
+            if let Some(limit) = oauth.requests_per_minute_per_source {
+                self.token_requests_per_minute_per_source = limit.max(1);
+            }
+            if let Some(limit) = oauth.requests_per_minute_per_client {
+                self.token_requests_per_minute_per_client = limit.max(1);
+            }
         }
         if let Some(concurrency) = file.detection.and_then(|d| d.rule_concurrency) {
             self.rule_concurrency = concurrency.max(1);

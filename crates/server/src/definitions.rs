@@ -284,12 +284,12 @@ pub async fn import_content(
             text: f.text.trim_start_matches('\u{feff}').to_string(),
         })
         .collect();
-    let origin = state.origin(&headers);
+    let origin = state.origin();
     let target = vigil_content::Target {
         control: &state.control,
         detection: &state.detection,
         workspace: &workspace,
-        origin: &origin,
+        origin,
         actor: &principal.id,
         rules_enabled: None,
     };

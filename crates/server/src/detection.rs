@@ -153,7 +153,7 @@ pub async fn list_alerts(
     let evidence = parameters.expands_evidence()?;
     let scope = scope_for(&state, &principal, Role::Reader).await?;
     let alerts = state.detection.alerts(&scope, &page).await?;
-    let origin = state.origin(&headers);
+    let origin = state.origin();
     Ok(odata_list(
         &format!("{origin}/api/$metadata#Alerts"),
         alerts.iter().map(|a| api::alert_json(a, evidence)).collect(),
@@ -213,7 +213,7 @@ pub async fn list_incidents(
     let page = parameters.ordered_page(INCIDENT_PROPERTIES, INCIDENT_ORDER_PROPERTIES)?;
     let scope = scope_for(&state, &principal, Role::Reader).await?;
     let incidents = state.detection.incidents(&scope, &page).await?;
-    let origin = state.origin(&headers);
+    let origin = state.origin();
     let mut list = json!({
         "@odata.context": format!("{origin}/api/$metadata#Incidents"),
         "value": incidents.iter().map(api::incident_json).collect::<Vec<_>>(),

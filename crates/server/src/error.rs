@@ -120,11 +120,17 @@ pub struct OAuthError {
     pub description: String,
     /// Entra ID's AADSTS code, which clients log and some branch on.
     pub code: u32,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     pub fn new(status: StatusCode, error: &'static str, code: u32, description: impl Into<String>) -> OAuthError {
-        OAuthError { status, error, description: description.into(), code }
+        OAuthError { status, error, description: description.into(), code, retry_after: None }
+    }
+
+    pub fn retry_after(self, seconds: u64) -> OAuthError {
+        OAuthError { retry_after: Some(seconds), ..self }
     }
 }
 
@@ -139,6 +145,10 @@ impl IntoResponse for OAuthError {
             "trace_id": trace_id,
             "correlation_id": uuid::Uuid::new_v4().to_string(),
         });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }

@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod config;
 pub mod console;
+pub mod data_dir;
 pub mod definitions;
 pub mod detection;
 pub mod error;
@@ -20,6 +21,7 @@ pub mod oauth;
 pub mod query;
 pub mod records;
 pub mod state;
+pub mod throttle;
 pub mod tls;
 pub mod tokens;
 pub mod workbooks;
@@ -48,6 +50,9 @@ pub use config::parse_listen;
 /// Opens the data dir: the control database (bootstrapping it on first start), the store
 /// (replaying its write-ahead log), and the token keys.
 pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstrap>), String> {
+    if let Some(warning) = data_dir::prepare(&config.data_dir)? {
+        tracing::warn!("{warning}");
+    }
     let control = Control::open(&config.data_dir).await.map_err(|e| e.to_string())?;
     let bootstrap = control.bootstrap().await.map_err(|e| e.to_string())?;
     let store_config = StoreConfig {
@@ -141,19 +146,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/workspaces/{workspace}/suppressionRules/{id}", delete(detection::delete_suppression))
         .fallback(console::fallback)
-        .layer(axum::middleware::map_request(host_from_authority))
         .with_state(state)
-}
-
-/// HTTP/2 requests carry the host in the `:authority` pseudo-header, not in `Host`; issuer and
-/// audience checks read `Host`, so it is filled in from the URI.
-async fn host_from_authority(mut request: axum::extract::Request) -> axum::extract::Request {
-    if !request.headers().contains_key(header::HOST)
-        && let Some(value) = request.uri().authority().and_then(|a| header::HeaderValue::from_str(a.as_str()).ok())
-    {
-        request.headers_mut().insert(header::HOST, value);
-    }
-    request
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
@@ -177,10 +170,16 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resu
 
 /// Runs the server until SIGINT or SIGTERM, then stops taking requests, lets those in flight
 /// finish, and closes the store (which flushes it).
-pub async fn serve(config: ServerConfig) -> Result<(), String> {
+pub async fn serve(mut config: ServerConfig) -> Result<(), String> {
+    // Bound before the data dir opens, so that a listen on port 0 has its real port in the
+    // origin (the issuer of the server's tokens).
+    let listener = std::net::TcpListener::bind(config.listen)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    config.listen = listener.local_addr().map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let (state, bootstrap) = open(config.clone()).await?;
     if let Some(bootstrap) = bootstrap {
-        announce_bootstrap(&config, &bootstrap)?;
+        announce_bootstrap(&config.data_dir, &bootstrap)?;
     }
     let background = start_detection(&state);
     let app = router(state.clone());
@@ -203,7 +202,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
     let served = match &config.tls {
         TlsMode::Disabled => {
             tracing::warn!("serving plain HTTP: tokens and records cross the network unencrypted");
-            axum_server::bind(config.listen).handle(handle).serve(app.into_make_service()).await
+            match axum_server::from_tcp(listener) {
+                Ok(server) => {
+                    server.handle(handle).serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+                }
+                Err(e) => Err(e),
+            }
         }
         mode => {
             let (cert, key) = match mode {
@@ -211,7 +215,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), String> {
                 _ => tls::self_signed(&config.data_dir)?,
             };
             let tls = tls::rustls_config(&cert, &key).await?;
-            axum_server::bind_rustls(config.listen, tls).handle(handle).serve(app.into_make_service()).await
+            match axum_server::from_tcp_rustls(listener, tls) {
+                Ok(server) => {
+                    server.handle(handle).serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     background.stop().await;
@@ -272,10 +281,19 @@ pub fn start_detection(state: &Arc<AppState>) -> Background {
 
 /// Tells the user how to log in on the first start. The secret goes to a file only the user
 /// can read, never to the log.
-fn announce_bootstrap(config: &ServerConfig, bootstrap: &Bootstrap) -> Result<(), String> {
-    let path = config.data_dir.join("owner-credential.json");
+/// Keeps the owner credential of a data dir's first start in the data dir, readable only by
+/// its owner, and returns where.
+pub fn keep_owner_credential(data_dir: &std::path::Path, bootstrap: &Bootstrap) -> Result<std::path::PathBuf, String> {
+    let path = data_dir.join("owner-credential.json");
     let text = serde_json::to_string_pretty(&bootstrap.owner).map_err(|e| e.to_string())?;
     tls::write_secret_file(&path, text.as_bytes())?;
+    Ok(path)
+}
+
+/// Keeps the owner credential of a first start (by `vigil serve` or by an admin command on a
+/// fresh data dir) and says on standard error what was created.
+pub fn announce_bootstrap(data_dir: &std::path::Path, bootstrap: &Bootstrap) -> Result<(), String> {
+    let path = keep_owner_credential(data_dir, bootstrap)?;
     eprintln!(
         "First start: created tenant '{}' ({}) with workspace '{}' ({}).\n\
          The owner application's client id is {}; its secret is in {} (readable only by you).\n\

@@ -2,12 +2,13 @@
 //! client-credentials grant at the v2 (`scope`) and v1 (`resource`) token endpoints.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
@@ -34,13 +35,12 @@ async fn tenant(state: &AppState, id_or_name: &str) -> Result<Tenant, OAuthError
 pub async fn openid_configuration(
     State(state): State<Arc<AppState>>,
     Path(tenant_name): Path<String>,
-    headers: HeaderMap,
 ) -> Result<Response, OAuthError> {
     let tenant = tenant(&state, &tenant_name).await?;
-    let origin = state.origin(&headers);
+    let origin = state.origin();
     let base = format!("{origin}/{}", tenant.id);
     Ok(Json(json!({
-        "issuer": issuer_url(&origin, &tenant.id),
+        "issuer": issuer_url(origin, &tenant.id),
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "jwks_uri": format!("{base}/discovery/v2.0/keys"),
@@ -66,9 +66,13 @@ pub async fn keys(State(state): State<Arc<AppState>>) -> Response {
 pub async fn token(
     State(state): State<Arc<AppState>>,
     Path(tenant_name): Path<String>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OAuthError> {
+    // The peer address, not a forwarding header, which the client writes.
+    let source = peer.map_or_else(|| "unknown".to_string(), |Extension(ConnectInfo(address))| address.ip().to_string());
+    state.token_limits.by_source.take(&source).map_err(|wait| throttled("this source", wait))?;
     let form: HashMap<String, String> = serde_urlencoded(&body)?;
     let tenant = tenant(&state, &tenant_name).await?;
     let grant = required(&form, "grant_type")?;
@@ -82,12 +86,11 @@ pub async fn token(
     }
     let (client_id, client_secret) = client_credentials(&form, &headers)?;
     let audience = requested_audience(&form)?;
-    let origins = state.origins(&headers);
     let known = [INGESTION_AUDIENCE, LOG_ANALYTICS_AUDIENCE, MANAGEMENT_AUDIENCE]
         .iter()
         .chain(DEFENDER_AUDIENCES.iter())
-        .map(|a| a.to_string())
-        .chain(origins.iter().cloned())
+        .copied()
+        .chain([state.origin()])
         .any(|known| known == audience);
     if !known {
         return Err(OAuthError::new(
@@ -97,14 +100,18 @@ pub async fn token(
             format!("The resource principal named {audience} was not found in the tenant named {}.", tenant.name),
         ));
     }
+    state
+        .token_limits
+        .by_client
+        .take(&format!("{}/{client_id}", tenant.id))
+        .map_err(|wait| throttled("this client", wait))?;
+    let Some(_check) = state.token_limits.secret_checks.acquire().await else {
+        return Err(throttled("all clients", std::time::Duration::from_secs(1)));
+    };
     let app = state.control.authenticate_app(&tenant.id, &client_id, &client_secret).await.map_err(|e| match e {
-        AppAuthError::UnknownClient => OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            format!("Application with identifier '{client_id}' was not found in the directory '{}'.", tenant.name),
-        ),
-        AppAuthError::InvalidSecret => OAuthError::new(
+        // An unknown client is answered as a wrong secret (and as late: the control plane checks
+        // a decoy hash), so that the answer does not tell which client ids exist.
+        AppAuthError::UnknownClient | AppAuthError::InvalidSecret => OAuthError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             7000215,
@@ -127,8 +134,8 @@ pub async fn token(
         .await
         .map(|assignments| assignments.into_iter().map(|a| a.role).collect::<Vec<_>>())
         .unwrap_or_default();
-    let origin = state.origin(&headers);
-    let token = state.tokens.issue(&issuer_url(&origin, &tenant.id), &tenant.id, &app.client_id, &audience, roles);
+    let origin = state.origin();
+    let token = state.tokens.issue(&issuer_url(origin, &tenant.id), &tenant.id, &app.client_id, &audience, roles);
     tracing::info!(tenant = %tenant.id, client_id = %app.client_id, audience = %audience, "token issued");
     let mut response = Json(json!({
         "token_type": "Bearer",
@@ -139,6 +146,18 @@ pub async fn token(
     .into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Entra ID's answer to a client that asks too often: 429 with `Retry-After`.
+fn throttled(whose: &str, wait: std::time::Duration) -> OAuthError {
+    let seconds = wait.as_secs().max(1);
+    OAuthError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        90055,
+        format!("There are too many token requests from {whose}; retry after {seconds} seconds."),
+    )
+    .retry_after(seconds)
 }
 
 fn serde_urlencoded(body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {

@@ -13,9 +13,10 @@ use vigil_kql::Engine;
 use vigil_kql_functions::KqlColumn;
 use vigil_store::Store;
 
-use crate::config::{ServerConfig, TlsMode};
+use crate::config::ServerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::throttle::TokenLimits;
 use crate::tokens::{Principal, TokenService};
 
 pub struct AppState {
@@ -31,6 +32,8 @@ pub struct AppState {
     pub transform_engine: Engine,
     /// Ingestion requests in flight; when none is free the server sheds load with 429.
     pub ingest_slots: Semaphore,
+    pub token_limits: TokenLimits,
+    origin: String,
     /// Held while a table's columns are redefined, so that a table growing with its data and
     /// a refresh from the control database never define it from stale columns.
     table_growth: Mutex<()>,
@@ -60,6 +63,8 @@ impl AppState {
     ) -> Self {
         let slots = config.max_concurrent_ingest;
         AppState {
+            origin: config.origin(),
+            token_limits: TokenLimits::new(&config),
             config,
             control,
             store,
@@ -218,30 +223,13 @@ impl AppState {
         Ok(decision)
     }
 
-    /// The origins this request may have used to reach the server: the configured public URL
-    /// and the request's own `Host`. Tokens are issued for, and accepted from, these.
-    pub fn origins(&self, headers: &HeaderMap) -> Vec<String> {
-        let mut origins = Vec::new();
-        if let Some(url) = &self.config.public_url {
-            origins.push(url.trim_end_matches('/').to_string());
-        }
-        if let Some(host) = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()) {
-            let scheme = if self.config.tls == TlsMode::Disabled { "http" } else { "https" };
-            let origin = format!("{scheme}://{host}");
-            if !origins.contains(&origin) {
-                origins.push(origin);
-            }
-        }
-        origins
-    }
-
-    /// The origin to show in URLs (issuer, endpoints): the public URL, else the request's.
-    pub fn origin(&self, headers: &HeaderMap) -> String {
-        self.origins(headers).into_iter().next().unwrap_or_else(|| format!("https://{}", self.config.listen))
+    /// The origin the server is reached at ([`ServerConfig::origin`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Validates the request's bearer token for one of `audiences` (plus this server's own
-    /// origins when `own_origin` is set).
+    /// origin when `own_origin` is set).
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -251,19 +239,17 @@ impl AppState {
         let token = bearer_token(headers)?;
         self.refresh().await?;
         let external = self.cache.lock().await.external_issuers.clone();
-        let origins = self.origins(headers);
+        let origin = self.origin();
         let mut accepted: Vec<String> = audiences.iter().map(|a| a.to_string()).collect();
         for audience in audiences {
             accepted.push(format!("{audience}/"));
         }
         if own_origin {
-            for origin in &origins {
-                accepted.push(origin.clone());
-                accepted.push(format!("{origin}/"));
-            }
+            accepted.push(origin.to_string());
+            accepted.push(format!("{origin}/"));
         }
         self.tokens
-            .validate(token, &origins, &accepted, &external)
+            .validate(token, origin, &accepted, &external)
             .await
             .map_err(|rejection| ApiError::unauthorized(rejection.0))
     }

@@ -148,7 +148,7 @@ impl TokenService {
     pub async fn validate(
         &self,
         token: &str,
-        origins: &[String],
+        origin: &str,
         audiences: &[String],
         external: &[ExternalIssuer],
     ) -> Result<Principal, TokenRejection> {
@@ -163,7 +163,7 @@ impl TokenService {
             return Err(reject("the bearer token is not signed by a key of this server"));
         }
         let claimed_tenant = unverified.get("tid").and_then(Json::as_str).unwrap_or_default();
-        let issuers: Vec<String> = origins.iter().map(|origin| issuer_url(origin, claimed_tenant)).collect();
+        let issuers = [issuer_url(origin, claimed_tenant)];
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(audiences);
         validation.set_issuer(&issuers);

@@ -125,12 +125,12 @@ pub async fn install_pack(
     let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
     let pack = vigil_content::pack(&name).map_err(|m| ApiError::not_found("NotFound", m))?;
-    let origin = state.origin(&headers);
+    let origin = state.origin();
     let target = vigil_content::Target {
         control: &state.control,
         detection: &state.detection,
         workspace: &workspace,
-        origin: &origin,
+        origin,
         actor: &principal.id,
         rules_enabled: None,
     };

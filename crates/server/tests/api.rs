@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{STREAM, call, gzip, keeper_events, keeper_file, start};
+use common::{STREAM, call, gzip, keeper_events, keeper_file, start, start_with};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
@@ -124,6 +124,159 @@ async fn bad_tokens_are_refused() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.json::<Json>().await.unwrap()["error_codes"][0], 90002);
     assert_eq!(server.count("KeeperSecurityEventNewLogs_CL").await, 0, "nothing refused was written");
+}
+
+/// The audience and issuer a server accepts are its configured origin's, whatever `Host` a
+/// request claims: a forged `Host` equal to another API's audience must not let that API's
+/// tokens in, nor change the issuer the server announces and signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_host_header_chooses_neither_audience_nor_issuer() {
+    let server = start().await;
+    for host in ["monitor.azure.com", "monitor.azure.com:443"] {
+        // An ingestion-only token, asked for under the same forged Host.
+        let response = server
+            .client
+            .post(format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant))
+            .header("host", host)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", server.publisher.0.as_str()),
+                ("client_secret", server.publisher.1.as_str()),
+                ("scope", "https://monitor.azure.com/.default"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Json = response.json().await.unwrap();
+        let ingestion_only = body["access_token"].as_str().unwrap();
+        let response = server
+            .client
+            .post(format!("{}/v1/workspaces/{}/query", server.url, server.workspace))
+            .header("host", host)
+            .bearer_auth(ingestion_only)
+            .json(&json!({"query": "print 1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "an ingestion token with Host: {host}");
+        assert_eq!(decode_claims(ingestion_only)["iss"], format!("{}/{}/v2.0", server.url, server.tenant));
+    }
+
+    let configuration: Json = server
+        .client
+        .get(format!("{}/{}/v2.0/.well-known/openid-configuration", server.url, server.tenant))
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(configuration["issuer"], format!("{}/{}/v2.0", server.url, server.tenant));
+    assert_eq!(configuration["token_endpoint"], format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant));
+
+    // A token requested through a forged Host is issued by, and for, the configured origin only.
+    let response = server
+        .client
+        .post(format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant))
+        .header("host", "attacker.example")
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", server.reader.0.as_str()),
+            ("client_secret", server.reader.1.as_str()),
+            ("scope", "https://attacker.example/.default"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "the forged Host's origin is no resource here");
+    let own = server.access_token(&server.reader, &format!("{}/.default", server.url)).await;
+    let claims = decode_claims(&own);
+    assert_eq!(claims["iss"], format!("{}/{}/v2.0", server.url, server.tenant));
+    let (status, body) = server.query(&server.workspace, &own, "print 1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Everything a running server keeps (control and detection databases with the signing keys
+/// and playbook secrets, the write-ahead log, Parquet segments, the TLS key) is private to the
+/// account that runs it.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_data_dir_is_readable_only_by_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = start().await;
+    let token = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let (status, body) = server.ingest(&server.dcr, STREAM, Some(&token), keeper_events(3), false).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    server.state.store.close().await.unwrap();
+    let mut pending = vec![server._dir.path().to_path_buf()];
+    let mut files = 0;
+    while let Some(path) = pending.pop() {
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(metadata.permissions().mode() & 0o077, 0, "{} is open to other users", path.display());
+        if metadata.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else {
+            files += 1;
+        }
+    }
+    assert!(files >= 5, "the databases, the log and a segment were written ({files} files)");
+}
+
+/// The token endpoint answers an unknown client as it answers a wrong secret, and as late (so
+/// neither the body nor the timing tells which client ids exist), and refuses floods per client
+/// and per source address with 429 and `Retry-After` before it spends a secret check on them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_requests_are_limited_and_do_not_reveal_which_clients_exist() {
+    let server = start_with(|config| {
+        config.token_requests_per_minute_per_client = 5;
+        config.token_requests_per_minute_per_source = 12;
+    })
+    .await;
+    let scope = "https://monitor.azure.com/.default";
+    let wrong_secret = (server.publisher.0.clone(), "not-the-secret".to_string());
+    let unknown_client = (uuid::Uuid::new_v4().to_string(), "not-the-secret".to_string());
+    let (mut known_times, mut unknown_times) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        for (app, times) in [(&wrong_secret, &mut known_times), (&unknown_client, &mut unknown_times)] {
+            let started = std::time::Instant::now();
+            let response = server.token(&server.tenant, app, scope).await;
+            times.push(started.elapsed());
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            let body: Json = response.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_client", "{body}");
+            assert_eq!(body["error_codes"][0], 7000215, "{body}");
+        }
+    }
+    known_times.sort();
+    unknown_times.sort();
+    assert!(
+        unknown_times[2] * 2 >= known_times[2],
+        "an unknown client is answered as late as a wrong secret: {unknown_times:?} vs {known_times:?}"
+    );
+
+    // The client's sixth request within a minute, even with the right secret.
+    let response = server.token(&server.tenant, &server.publisher, scope).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(response.json::<Json>().await.unwrap()["error"], "temporarily_unavailable");
+
+    // Another client still gets its token, until the source's own limit (12) is used up.
+    let response = server.token(&server.tenant, &server.reader, scope).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = server.token(&server.tenant, &server.reader, scope).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "the 13th request from this address");
+    let response = server.token("no-such-tenant", &server.reader, scope).await;
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "refused before anything is looked up");
+}
+
+/// The claims of a JWT, unverified (the test checks what the server put in them).
+fn decode_claims(token: &str) -> Json {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

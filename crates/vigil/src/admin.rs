@@ -194,9 +194,17 @@ pub enum WorkspaceCommand {
     },
 }
 
-async fn open(data: &DataDirArgs) -> Result<(ServerConfig, Control), Failure> {
+/// Opens the data dir's control database, setting up the default tenant and workspace on a
+/// fresh one as the server's first start does, so that set-up can precede `vigil serve`.
+pub(crate) async fn open(data: &DataDirArgs) -> Result<(ServerConfig, Control), Failure> {
     let config = data.load()?;
+    if let Some(warning) = vigil_server::data_dir::prepare(&config.data_dir).map_err(Failure::Usage)? {
+        eprintln!("warning: {warning}");
+    }
     let control = Control::open(&config.data_dir).await.map_err(|e| Failure::Query(e.to_string()))?;
+    if let Some(bootstrap) = control.bootstrap().await.map_err(|e| Failure::Query(e.to_string()))? {
+        vigil_server::announce_bootstrap(&config.data_dir, &bootstrap).map_err(Failure::Query)?;
+    }
     Ok((config, control))
 }
 
@@ -310,16 +318,8 @@ pub async fn dcr(command: DcrCommand) -> Result<(), Failure> {
         .put_dcr(&workspace.id, &text, &vigil_content::check_transform)
         .await
         .map_err(|e| Failure::Query(format!("{}: {e}", file.display())))?;
-    output::json(&vigil_server::admin::dcr_summary(&dcr, &origin_of(&config)))?;
+    output::json(&vigil_server::admin::dcr_summary(&dcr, &config.origin()))?;
     Ok(())
-}
-
-/// Where sources reach the server: its public URL, or its listen address.
-pub(crate) fn origin_of(config: &ServerConfig) -> String {
-    config.public_url.clone().map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| {
-        let scheme = if config.tls == TlsMode::Disabled { "http" } else { "https" };
-        format!("{scheme}://{}", config.listen)
-    })
 }
 
 pub async fn workspace(command: WorkspaceCommand) -> Result<(), Failure> {

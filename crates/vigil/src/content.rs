@@ -207,7 +207,7 @@ pub async fn workspace_catalog(data: &DataDirArgs, name: &str) -> Result<Arc<dyn
 }
 
 fn origin(url: Option<String>, config: &vigil_server::config::ServerConfig) -> String {
-    url.map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| crate::admin::origin_of(config))
+    url.map(|u| u.trim_end_matches('/').to_string()).unwrap_or_else(|| config.origin())
 }
 
 pub async fn function(command: FunctionCommand) -> Result<(), Failure> {

@@ -55,15 +55,16 @@ pub async fn demo(args: DemoArgs) -> Result<(), Failure> {
             data_dir.display()
         )));
     }
-    std::fs::create_dir_all(&data_dir)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", data_dir.display())))?;
+    if let Some(warning) = vigil_server::data_dir::prepare(&data_dir).map_err(Failure::Usage)? {
+        eprintln!("warning: {warning}");
+    }
     let config = ServerConfig {
         data_dir: data_dir.clone(),
         listen: vigil_server::parse_listen(&args.listen).map_err(Failure::Usage)?,
         tls: if args.insecure_http { TlsMode::Disabled } else { TlsMode::SelfSigned },
         ..ServerConfig::default()
     };
-    let origin = crate::admin::origin_of(&config);
+    let origin = config.origin();
     let prepared = prepare(&config, &origin).await.map_err(Failure::Query)?;
     let ca_cert = match config.tls {
         TlsMode::SelfSigned => Some(vigil_server::tls::self_signed(&data_dir).map_err(Failure::Query)?.0),
@@ -106,8 +107,7 @@ struct Prepared {
 async fn prepare(config: &ServerConfig, origin: &str) -> Result<Prepared, String> {
     let control = Control::open(&config.data_dir).await.map_err(|e| e.to_string())?;
     let bootstrap = control.bootstrap().await.map_err(|e| e.to_string())?.ok_or("the data dir is not fresh")?;
-    let credential = serde_json::to_string_pretty(&bootstrap.owner).map_err(|e| e.to_string())?;
-    vigil_server::tls::write_secret_file(&config.data_dir.join("owner-credential.json"), credential.as_bytes())?;
+    vigil_server::keep_owner_credential(&config.data_dir, &bootstrap)?;
     let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(|e| e.to_string())?;
     let pack = vigil_content::pack(PACK)?;
     let target = vigil_content::Target {

@@ -144,11 +144,7 @@ pub(crate) struct Opened {
 }
 
 pub(crate) async fn open(data: &DataDirArgs) -> Result<Opened, Failure> {
-    let config = data.load()?;
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", config.data_dir.display())))?;
-    let control = Control::open(&config.data_dir).await.map_err(failed)?;
-    control.bootstrap().await.map_err(failed)?;
+    let (config, control) = crate::admin::open(data).await?;
     let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(failed)?;
     Ok(Opened { config, control, detection })
 }
@@ -191,7 +187,7 @@ pub async fn rule(command: RuleCommand) -> Result<(), Failure> {
                     Ok(vigil_content::SourceFile { path: format!("Analytic Rules/{name}"), text: read(f)? })
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;
-            let origin = crate::admin::origin_of(&opened.config);
+            let origin = opened.config.origin();
             let target = vigil_content::Target {
                 control: &opened.control,
                 detection: &opened.detection,

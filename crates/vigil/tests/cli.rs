@@ -296,3 +296,64 @@ fn check_validates_against_a_schema_and_suggests_names() {
     let unbalanced = vigil(&["check", "--syntax-only", "T | where (x == 1"], None);
     assert_eq!(unbalanced.status.code(), Some(1));
 }
+
+/// The admin commands set up a data dir that `vigil serve` has never opened: the default tenant
+/// and workspace exist, and the owner credential is kept as a first start keeps it.
+#[test]
+fn admin_commands_work_on_a_fresh_data_dir() {
+    let data = scratch("fresh-data-dir").join("vigil");
+    let data_arg = data.to_str().unwrap();
+    let created = vigil(
+        &[
+            "app",
+            "create",
+            "--data-dir",
+            data_arg,
+            "--name",
+            "analyst",
+            "--role",
+            "Reader",
+            "--scope",
+            "workspace/default",
+        ],
+        None,
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    let app: serde_json::Value = serde_json::from_str(&stdout(&created)).expect("the app as JSON");
+    assert!(app["client_id"].as_str().is_some_and(|id| !id.is_empty()), "{app}");
+    assert!(stderr(&created).contains("owner-credential.json"), "{}", stderr(&created));
+    let credential: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("owner-credential.json")).expect("owner credential"))
+            .unwrap();
+    assert_eq!(credential["tenant_id"], app["tenant_id"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("owner-credential.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the credential is readable only by its owner");
+    }
+
+    let workspaces = vigil(&["workspace", "list", "--data-dir", data_arg], None);
+    assert!(workspaces.status.success(), "{}", stderr(&workspaces));
+    let workspaces: serde_json::Value = serde_json::from_str(&stdout(&workspaces)).unwrap();
+    assert_eq!(workspaces.as_array().map(Vec::len), Some(1), "{workspaces}");
+    assert_eq!(workspaces[0]["name"], "default");
+    // A second command finds the tenant made by the first, and makes no other.
+    let again = vigil(
+        &[
+            "app",
+            "create",
+            "--data-dir",
+            data_arg,
+            "--name",
+            "second",
+            "--role",
+            "Reader",
+            "--scope",
+            "workspace/default",
+        ],
+        None,
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("owner-credential.json"), "{}", stderr(&again));
+}

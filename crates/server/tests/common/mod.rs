@@ -53,6 +53,12 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
         tls: TlsMode::SelfSigned,
         ..ServerConfig::default()
     };
+    // Bound first, as `vigil serve` binds, so that the origin has the real port; clients reach
+    // it by name, which the self-signed certificate carries.
+    let listener = std::net::TcpListener::bind(config.listen).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    config.public_url = Some(format!("https://localhost:{port}"));
     configure(&mut config);
     let (state, bootstrap) = vigil_server::open(config.clone()).await.unwrap();
     let bootstrap = bootstrap.unwrap();
@@ -77,9 +83,10 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
     let app = vigil_server::router(state.clone());
     let server_handle = handle.clone();
     tokio::spawn(async move {
-        axum_server::bind_rustls(config.listen, tls)
+        axum_server::from_tcp_rustls(listener, tls)
+            .unwrap()
             .handle(server_handle)
-            .serve(app.into_make_service())
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
             .await
             .unwrap();
     });
