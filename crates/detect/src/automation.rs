@@ -114,6 +114,53 @@ pub enum PlaybookTarget {
     },
 }
 
+/// What listings show in place of a credential that is set.
+const SET: &str = "(set)";
+
+impl PlaybookTarget {
+    /// The target as listings show it: that a credential is set, never the credential.
+    pub fn redacted(&self) -> PlaybookTarget {
+        let set = |secret: &Option<String>| secret.as_ref().map(|_| SET.to_string());
+        match self {
+            PlaybookTarget::Webhook { url, secret } => {
+                PlaybookTarget::Webhook { url: redacted_url(url, false), secret: set(secret) }
+            }
+            PlaybookTarget::Teams { url } => PlaybookTarget::Teams { url: redacted_url(url, true) },
+            PlaybookTarget::Slack { url } => PlaybookTarget::Slack { url: redacted_url(url, true) },
+            PlaybookTarget::Email { password, .. } => {
+                let mut target = self.clone();
+                if let PlaybookTarget::Email { password: shown, .. } = &mut target {
+                    *shown = set(password);
+                }
+                target
+            }
+        }
+    }
+}
+
+/// `url` without what grants access: its user information, its query values and, for services
+/// whose webhook path is the key (Slack, Teams), its path. Text that is no URL is hidden whole.
+pub fn redacted_url(url: &str, path_is_key: bool) -> String {
+    const REDACTED: &str = "redacted";
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return REDACTED.to_string();
+    };
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        // Only URLs that cannot have user information refuse these, and they have none.
+        let _ = parsed.set_username(REDACTED);
+        let _ = parsed.set_password(None);
+    }
+    if path_is_key {
+        parsed.set_path(REDACTED);
+    }
+    if parsed.query().is_some() {
+        let keys: Vec<String> = parsed.query_pairs().map(|(key, _)| key.into_owned()).collect();
+        parsed.query_pairs_mut().clear().extend_pairs(keys.iter().map(|key| (key.as_str(), REDACTED)));
+    }
+    parsed.set_fragment(None);
+    parsed.to_string()
+}
+
 impl Playbook {
     pub fn check(&self) -> Result<(), String> {
         let name = &self.name;
@@ -218,6 +265,20 @@ pub fn parse_automation(text: &str, known_playbooks: &[String]) -> Result<Automa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacted_urls_keep_where_they_go_and_lose_what_grants_access() {
+        assert_eq!(
+            redacted_url("https://ops:hunter2@hooks.example.com:8443/in?code=K3Y&v=1#frag", false),
+            "https://redacted@hooks.example.com:8443/in?code=redacted&v=redacted"
+        );
+        assert_eq!(
+            redacted_url("https://hooks.slack.com/services/T0/B0/KEY", true),
+            "https://hooks.slack.com/redacted"
+        );
+        assert_eq!(redacted_url("https://hooks.example.com/in", false), "https://hooks.example.com/in");
+        assert_eq!(redacted_url("not a url with a key", false), "redacted");
+    }
 
     const DOCUMENT: &str = "playbooks:\n  - name: hook\n    kind: webhook\n    url: http://127.0.0.1:9/x\n    secret: s\n\
         \x20 - name: mail\n    kind: email\n    host: 127.0.0.1\n    port: 2525\n    from: vigil@example.test\n    to: [soc@example.test]\n\

@@ -247,7 +247,8 @@ pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -
 }
 
 async fn post(request: reqwest::RequestBuilder) -> Result<(), String> {
-    let response = request.send().await.map_err(|e| format!("request failed: {e}"))?;
+    // Without the URL: a webhook's URL may be its key, and this message is kept in history.
+    let response = request.send().await.map_err(|e| format!("request failed: {}", e.without_url()))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());

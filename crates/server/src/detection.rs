@@ -15,7 +15,7 @@ use serde_json::{Value as Json, json};
 use tokio::sync::watch;
 use vigil_control::{Role, Workspace};
 use vigil_detect::api::{self, ALERT_PROPERTIES, INCIDENT_ORDER_PROPERTIES, INCIDENT_PROPERTIES};
-use vigil_detect::automation::{PlaybookTarget, parse_automation};
+use vigil_detect::automation::parse_automation;
 use vigil_detect::state::{Page, RuleRecord};
 use vigil_detect::suppression::NewSuppression;
 use vigil_detect::{DetectionError, Scope, parse_rule, validate_query};
@@ -511,23 +511,13 @@ pub async fn list_automation(
         .await?
         .into_iter()
         .map(|mut playbook| {
-            // Secrets are write-only: listing shows that one is set, never its value.
-            match &mut playbook.target {
-                PlaybookTarget::Webhook { secret, .. } => redact(secret),
-                PlaybookTarget::Email { password, .. } => redact(password),
-                _ => {}
-            }
+            // Credentials are write-only: a listing shows that one is set, never its value.
+            playbook.target = playbook.target.redacted();
             serde_json::to_value(playbook).unwrap_or_default()
         })
         .collect();
     let rules = state.detection.automation_rules(&workspace.id).await?;
     Ok(axum::Json(json!({"playbooks": playbooks, "automationRules": rules})).into_response())
-}
-
-fn redact(secret: &mut Option<String>) {
-    if secret.is_some() {
-        *secret = Some("(set)".to_string());
-    }
 }
 
 pub async fn list_suppressions(

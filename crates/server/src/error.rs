@@ -136,7 +136,7 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let trace_id = uuid::Uuid::new_v4().to_string();
+        let trace_id = crate::request_id::current().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let body = json!({
             "error": self.error,
             "error_description": format!("AADSTS{}: {}\r\nTrace ID: {trace_id}", self.code, self.description),

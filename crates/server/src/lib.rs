@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod oauth;
 pub mod query;
 pub mod records;
+pub mod request_id;
 pub mod state;
 pub mod throttle;
 pub mod tls;
@@ -146,6 +147,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/workspaces/{workspace}/suppressionRules/{id}", delete(detection::delete_suppression))
         .fallback(console::fallback)
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 

@@ -272,6 +272,67 @@ async fn token_requests_are_limited_and_do_not_reveal_which_clients_exist() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "refused before anything is looked up");
 }
 
+/// Every response names its request (`x-ms-request-id`), and an error body quotes the same id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_its_request_id() {
+    let server = start().await;
+    let id_of = |response: &reqwest::Response| {
+        let id = response.headers().get("x-ms-request-id").expect("a request id").to_str().unwrap().to_string();
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        id
+    };
+    let healthy = server.client.get(format!("{}/healthz", server.url)).send().await.unwrap();
+    let refused = server.client.get(format!("{}/api/alerts", server.url)).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let unknown_tenant = server.token("no-such-tenant", &server.reader, "https://monitor.azure.com/.default").await;
+    let ids = [id_of(&healthy), id_of(&refused), id_of(&unknown_tenant)];
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2], "{ids:?}");
+    let body: Json = unknown_tenant.json().await.unwrap();
+    assert_eq!(body["trace_id"], ids[2], "the token endpoint's error quotes the request id");
+}
+
+/// Listings show that a credential is set, never the credential: webhook secrets and SMTP
+/// passwords, the whole of a Slack or Teams webhook URL's path (which is its key), and the user
+/// information and query values of any other URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automation_listings_redact_every_credential() {
+    let server = start().await;
+    let owner = server
+        .state
+        .control
+        .create_app(&server.tenant, "owner", &[(Role::Owner, Scope::Tenant(server.tenant.clone()))], None)
+        .await
+        .unwrap();
+    let token =
+        server.access_token(&(owner.client_id, owner.client_secret), "https://management.azure.com/.default").await;
+    let document = json!({"playbooks": [
+        {"name": "hook", "kind": "webhook", "url": "https://ops:hunter2@hooks.example.com/in?code=K3Y&v=1", "secret": "s3cret"},
+        {"name": "slack", "kind": "slack", "url": "https://hooks.slack.com/services/T000/B000/XXXXSLACKKEY"},
+        {"name": "teams", "kind": "teams", "url": "https://example.webhook.office.com/webhookb2/abc@def/IncomingWebhook/TEAMSKEY/xyz"},
+        {"name": "mail", "kind": "email", "host": "smtp.example.com", "username": "u", "password": "mailpass",
+         "from": "vigil@example.com", "to": ["soc@example.com"]},
+    ]});
+    let path = format!("/api/workspaces/{}/automation", server.workspace);
+    let (status, body) = call(&server, reqwest::Method::POST, &path, &token, Some(document)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, listing) = call(&server, reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(status, StatusCode::OK, "{listing}");
+    let text = listing.to_string();
+    for secret in ["hunter2", "K3Y", "s3cret", "XXXXSLACKKEY", "T000", "TEAMSKEY", "abc@def", "mailpass"] {
+        assert!(!text.contains(secret), "the listing shows {secret}: {text}");
+    }
+    let playbook =
+        |name: &str| listing["playbooks"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap().clone();
+    assert_eq!(playbook("hook")["secret"], "(set)");
+    assert!(playbook("hook")["url"].as_str().unwrap().starts_with("https://"), "{listing}");
+    assert!(
+        playbook("hook")["url"].as_str().unwrap().contains("hooks.example.com/in"),
+        "the host and path stay: {listing}"
+    );
+    assert!(playbook("slack")["url"].as_str().unwrap().starts_with("https://hooks.slack.com/"), "{listing}");
+    assert_eq!(playbook("mail")["password"], "(set)");
+}
+
 /// The claims of a JWT, unverified (the test checks what the server put in them).
 fn decode_claims(token: &str) -> Json {
     use base64::Engine;
