@@ -34,12 +34,7 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(detection: Arc<Detection>, public_url: &str) -> Deliverer {
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("Vigil/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        Deliverer { detection, http, public_url: public_url.trim_end_matches('/').to_string() }
+        Deliverer { detection, http: http_client(), public_url: public_url.trim_end_matches('/').to_string() }
     }
 
     /// Delivers due playbooks until `shutdown` turns true.
@@ -246,12 +241,27 @@ pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -
     }
 }
 
+/// The client playbooks post with. It follows no redirect: a webhook's host is what its
+/// author chose and was checked, and a redirect would send the alert (and the author's calls)
+/// wherever the receiving server says, inside the network included.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("Vigil/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
+
 async fn post(request: reqwest::RequestBuilder) -> Result<(), String> {
     // Without the URL: a webhook's URL may be its key, and this message is kept in history.
     let response = request.send().await.map_err(|e| format!("request failed: {}", e.without_url()))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
+    }
+    if status.is_redirection() {
+        return Err(format!("HTTP {status}: the receiver redirects, and playbooks follow no redirect"));
     }
     let body = response.text().await.unwrap_or_default();
     Err(format!("HTTP {status}: {}", body.chars().take(200).collect::<String>()))

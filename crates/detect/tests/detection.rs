@@ -519,6 +519,11 @@ async fn scheduled_runs_missed_during_downtime_are_caught_up_in_order() {
 
 /// Receives HTTP requests and answers 200, keeping each body.
 async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
+    receiver_answering(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await
+}
+
+/// Receives HTTP requests and gives each the same `answer`, keeping each request.
+async fn receiver_answering(answer: &'static [u8]) -> (String, Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -547,7 +552,7 @@ async fn receiver() -> (String, Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
                 }
             };
             store.lock().unwrap().push((headers, body));
-            let _ = socket.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+            let _ = socket.write_all(answer).await;
         }
     });
     (url, received)
@@ -592,6 +597,27 @@ async fn webhook_teams_and_slack_messages_have_their_shapes() {
             .iter()
             .any(|f| f["text"].as_str().unwrap().contains("Ip: 10.0.0.1"))
     );
+}
+
+/// A receiver that redirects gets the one request it was sent, and the delivery fails: the
+/// redirect's target (here another path of the receiver; inside the network in an attack) is
+/// never called.
+#[tokio::test(flavor = "multi_thread")]
+async fn playbooks_follow_no_redirect() {
+    use vigil_detect::automation::{Playbook, PlaybookTarget};
+    let (url, received) = receiver_answering(
+        b"HTTP/1.1 302 Found\r\nlocation: /internal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let playbook =
+        Playbook { name: "p".into(), target: PlaybookTarget::Webhook { url: format!("{url}/hook"), secret: None } };
+    let error = vigil_detect::delivery::send(&vigil_detect::delivery::http_client(), &playbook, &serde_json::json!({}))
+        .await
+        .expect_err("a redirect is a failed delivery");
+    assert!(error.contains("302") && error.contains("no redirect"), "{error}");
+    let received = received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1, "only the webhook itself was called");
+    assert!(received[0].0.starts_with("POST /hook "), "{}", received[0].0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
