@@ -118,6 +118,11 @@ pub enum PlaybookTarget {
 const SET: &str = "(set)";
 
 impl PlaybookTarget {
+    /// Whether delivering reads a file of the server's machine (an SMTP certificate authority).
+    pub fn reads_local_files(&self) -> bool {
+        matches!(self, PlaybookTarget::Email { ca_cert_file: Some(_), .. })
+    }
+
     /// The target as listings show it: that a credential is set, never the credential.
     pub fn redacted(&self) -> PlaybookTarget {
         let set = |secret: &Option<String>| secret.as_ref().map(|_| SET.to_string());

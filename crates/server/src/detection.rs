@@ -485,6 +485,17 @@ pub async fn import_automation(
         std::str::from_utf8(&body).map_err(|_| ApiError::bad_request("InvalidAutomation", "the body is not UTF-8"))?;
     let known: Vec<String> = state.detection.playbooks(&workspace.id).await?.into_iter().map(|p| p.name).collect();
     let document = parse_automation(text, &known).map_err(|e| ApiError::bad_request("InvalidAutomation", e))?;
+    // A file path would let a caller make the server read any file it can; such playbooks are
+    // set up on the server's machine (`vigil automation import`), where paths are the admin's.
+    if let Some(playbook) = document.playbooks.iter().find(|p| p.target.reads_local_files()) {
+        return Err(ApiError::bad_request(
+            "InvalidAutomation",
+            format!(
+                "playbook '{}' names a file on the server (caCertFile); import it with `vigil automation import` on the server's machine",
+                playbook.name
+            ),
+        ));
+    }
     for playbook in &document.playbooks {
         state.detection.put_playbook(&workspace.id, playbook).await?;
     }

@@ -331,6 +331,22 @@ async fn automation_listings_redact_every_credential() {
     );
     assert!(playbook("slack")["url"].as_str().unwrap().starts_with("https://hooks.slack.com/"), "{listing}");
     assert_eq!(playbook("mail")["password"], "(set)");
+
+    // A file path over the REST API would make the server read any file it can: refused whole.
+    let reads_a_file = json!({"playbooks": [
+        {"name": "fine", "kind": "webhook", "url": "https://hooks.example.com/ok"},
+        {"name": "reader", "kind": "email", "host": "smtp.example.com", "caCertFile": "/etc/shadow",
+         "from": "vigil@example.com", "to": ["soc@example.com"]},
+    ]});
+    let (status, body) = call(&server, reqwest::Method::POST, &path, &token, Some(reads_a_file)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("vigil automation import"), "{body}");
+    let (_, listing) = call(&server, reqwest::Method::GET, &path, &token, None).await;
+    assert_eq!(
+        listing["playbooks"].as_array().unwrap().len(),
+        4,
+        "nothing of the refused document was kept: {listing}"
+    );
 }
 
 /// The claims of a JWT, unverified (the test checks what the server put in them).
