@@ -56,7 +56,7 @@ impl RateLimiter {
             bucket.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64(((1.0 - bucket.tokens) / per_second).max(0.001)).max(Duration::from_secs(1)))
+            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second).max(Duration::from_secs(1)))
         }
     }
 }

@@ -134,19 +134,7 @@ async fn the_host_header_chooses_neither_audience_nor_issuer() {
     let server = start().await;
     for host in ["monitor.azure.com", "monitor.azure.com:443"] {
         // An ingestion-only token, asked for under the same forged Host.
-        let response = server
-            .client
-            .post(format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant))
-            .header("host", host)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", server.publisher.0.as_str()),
-                ("client_secret", server.publisher.1.as_str()),
-                ("scope", "https://monitor.azure.com/.default"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = token_under_host(&server, host, &server.publisher, "https://monitor.azure.com/.default").await;
         assert_eq!(response.status(), StatusCode::OK);
         let body: Json = response.json().await.unwrap();
         let ingestion_only = body["access_token"].as_str().unwrap();
@@ -177,19 +165,8 @@ async fn the_host_header_chooses_neither_audience_nor_issuer() {
     assert_eq!(configuration["token_endpoint"], format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant));
 
     // A token requested through a forged Host is issued by, and for, the configured origin only.
-    let response = server
-        .client
-        .post(format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant))
-        .header("host", "attacker.example")
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", server.reader.0.as_str()),
-            ("client_secret", server.reader.1.as_str()),
-            ("scope", "https://attacker.example/.default"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response =
+        token_under_host(&server, "attacker.example", &server.reader, "https://attacker.example/.default").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "the forged Host's origin is no resource here");
     let own = server.access_token(&server.reader, &format!("{}/.default", server.url)).await;
     let claims = decode_claims(&own);
@@ -347,6 +324,23 @@ async fn automation_listings_redact_every_credential() {
         4,
         "nothing of the refused document was kept: {listing}"
     );
+}
+
+/// A client-credentials token request that claims `host` as the server's name.
+async fn token_under_host(
+    server: &common::Server,
+    host: &str,
+    (id, secret): &(String, String),
+    scope: &str,
+) -> reqwest::Response {
+    server
+        .client
+        .post(format!("{}/{}/oauth2/v2.0/token", server.url, server.tenant))
+        .header("host", host)
+        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret), ("scope", scope)])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The claims of a JWT, unverified (the test checks what the server put in them).
