@@ -1267,6 +1267,47 @@ test(
   { requires: [LOGIN] },
 );
 
+const REVOKE = "14. settings: an Owner removes a role, disables and deletes an application, and its tokens stop working at once";
+test(
+  REVOKE,
+  async () => {
+    const workspaces = await api.get("/api/workspaces");
+    const stamp = Date.now().toString(36);
+    const name = `console-revoke-${LOCALE}-${stamp}`;
+    const app = await api.call("POST", "/api/apps", { body: { name, roles: [{ role: "Reader", scope: `workspace/${workspaces[0].name}` }] } });
+    const appApi = new Api(BASE, { tenant_id: app.tenant_id, client_id: app.client_id, client_secret: app.client_secret });
+    // The app's own view of itself, with the token it holds (cached by the Api helper).
+    const me = () => appApi.request("GET", "/api/workspaces");
+    try {
+      check((await me()).status === 200, "the new application cannot list its workspaces");
+      await page.getByTestId("nav-settings").click();
+      const row = page.locator(`[data-testid=app-row][data-client-id="${app.client_id}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      page.once("dialog", (dialog) => dialog.accept());
+      await row.getByTestId("role-remove").click();
+      await until(async () => (await row.getByTestId("app-role").count()) === 0, { timeout: 10_000, message: "the role to leave the row" });
+      const listed = await me();
+      check(listed.status === 200 && Array.isArray(listed.body) && listed.body.length === 0, `without its role the application still sees workspaces: ${JSON.stringify(listed)}`);
+
+      page.once("dialog", (dialog) => dialog.accept());
+      await row.getByTestId("app-toggle").click();
+      await until(async () => (await row.getAttribute("data-enabled")) === "false", { timeout: 10_000, message: "the row to show the application disabled" });
+      const disabled = await me();
+      check(disabled.status === 401, `a disabled application's token answers ${disabled.status}, not 401`);
+
+      page.once("dialog", (dialog) => dialog.accept());
+      await row.getByTestId("app-delete").click();
+      await row.waitFor({ state: "detached", timeout: 10_000 });
+      const apps = await api.get("/api/apps");
+      check(!apps.some((listedApp) => listedApp.client_id === app.client_id), "the deleted application is still listed by the API");
+    } finally {
+      await appApi.dispose();
+      await api.call("DELETE", `/api/apps/${app.client_id}`).catch(() => undefined);
+    }
+  },
+  { requires: [LOGIN] },
+);
+
 let ok = false;
 try {
   ok = await suite.run();

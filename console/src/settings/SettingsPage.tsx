@@ -14,9 +14,14 @@ import { t } from "../i18n";
 interface App {
   client_id: string;
   name: string;
-  created?: string;
+  enabled: boolean;
   secretExpires: string | null;
-  roles: { role: string; scope: string }[];
+  roles: { id: string; role: string; scope: string }[];
+}
+
+interface Issuer {
+  issuer: string;
+  jwks_uri: string;
 }
 
 interface Credential {
@@ -147,22 +152,40 @@ function Apps() {
   const { data, error, reload } = useApi<App[]>("/api/apps");
   const workspaces = useWorkspaces() ?? [];
   const [credential, setCredential] = useState<Credential | null>(null);
-  const [rotateError, setRotateError] = useState<unknown>(null);
-  const rotate = async (app: App) => {
-    if (!confirm(t("settings.apps.confirmRotate", { name: app.name }))) return;
-    setRotateError(null);
+  const [actionError, setActionError] = useState<unknown>(null);
+  /** Runs a change the user confirmed, then shows the list as the server now has it. */
+  const act = async (question: string, change: () => Promise<void>) => {
+    if (!confirm(question)) return;
+    setActionError(null);
     try {
-      const rotated = await api<Credential>(`/api/apps/${encodeURIComponent(app.client_id)}/secret`, { method: "POST" });
-      setCredential({ ...rotated, client_id: rotated.client_id ?? app.client_id });
-      await reload();
+      await change();
     } catch (failure) {
-      setRotateError(failure);
+      setActionError(failure);
     }
+    await reload();
   };
+  const appPath = (app: App) => `/api/apps/${encodeURIComponent(app.client_id)}`;
+  const rotate = (app: App) =>
+    act(t("settings.apps.confirmRotate", { name: app.name }), async () => {
+      const rotated = await api<Credential>(`${appPath(app)}/secret`, { method: "POST" });
+      setCredential({ ...rotated, client_id: rotated.client_id ?? app.client_id });
+    });
+  const toggle = (app: App) =>
+    act(t(app.enabled ? "settings.apps.confirmDisable" : "settings.apps.confirmEnable", { name: app.name }), async () => {
+      await api(appPath(app), { method: "PATCH", body: { enabled: !app.enabled } });
+    });
+  const remove = (app: App) =>
+    act(t("settings.apps.confirmDelete", { name: app.name }), async () => {
+      await api(appPath(app), { method: "DELETE" });
+    });
+  const unassign = (app: App, role: App["roles"][number]) =>
+    act(t("settings.apps.confirmUnassign", { name: app.name, role: valueLabel("role", role.role) }), async () => {
+      await api(`/api/roleAssignments/${encodeURIComponent(role.id)}`, { method: "DELETE" });
+    });
   return (
     <section class="stack" aria-labelledby="settings-apps">
       <h2 id="settings-apps">{t("settings.apps")}</h2>
-      <ErrorBanner error={error ?? rotateError} />
+      <ErrorBanner error={error ?? actionError} />
       {data && !data.length && <Empty>{t("settings.apps.empty")}</Empty>}
       {data && data.length > 0 && (
         <div class="table-wrap">
@@ -180,18 +203,42 @@ function Apps() {
             </thead>
             <tbody>
               {data.map((app) => (
-                <tr key={app.client_id}>
-                  <td>{app.name}</td>
+                <tr key={app.client_id} data-testid="app-row" data-client-id={app.client_id} data-enabled={String(app.enabled)}>
+                  <td class="name-with-badge">
+                    {app.name}
+                    {!app.enabled && <span class="badge badge-closed">{t("settings.apps.disabled")}</span>}
+                  </td>
                   <td class="mono">{app.client_id}</td>
                   <td class="wrap">
-                    {app.roles.map((r) => `${valueLabel("role", r.role)} (${scopeText(r.scope, workspaces)})`).join(", ") ||
-                      t("common.none")}
+                    {app.roles.length === 0 && t("common.none")}
+                    <span class="tag-list">
+                    {app.roles.map((r) => (
+                      <span key={r.id} class="tag" data-testid="app-role">
+                        {valueLabel("role", r.role)} ({scopeText(r.scope, workspaces)})
+                        <button
+                          type="button"
+                          data-testid="role-remove"
+                          aria-label={t("settings.apps.unassign", { role: valueLabel("role", r.role) })}
+                          title={t("settings.apps.unassign", { role: valueLabel("role", r.role) })}
+                          onClick={() => unassign(app, r)}
+                        >
+                          ×
+                        </button>
+                      </span>
+                    ))}
+                    </span>
                   </td>
                   <td>{app.secretExpires ? <Time value={app.secretExpires} /> : t("common.never")}</td>
-                  <td>
+                  <td class="row-actions">
                     <button type="button" class="btn btn-small" onClick={() => rotate(app)}>
                       <Icon name="refresh" />
                       {t("settings.apps.rotate")}
+                    </button>
+                    <button type="button" class="btn btn-small" data-testid="app-toggle" onClick={() => toggle(app)}>
+                      {t(app.enabled ? "settings.apps.disable" : "settings.apps.enable")}
+                    </button>
+                    <button type="button" class="btn btn-small btn-danger" data-testid="app-delete" onClick={() => remove(app)}>
+                      {t("common.delete")}
                     </button>
                   </td>
                 </tr>
@@ -203,12 +250,106 @@ function Apps() {
       {!(error instanceof ApiError && error.status === 403) && (
         <CreateApp
           onCreated={(created) => {
-          setCredential(created);
+            setCredential(created);
             reload();
           }}
         />
       )}
       {credential && <SecretDialog credential={credential} onClose={() => setCredential(null)} />}
+    </section>
+  );
+}
+
+/** The OpenID Connect issuers whose tokens the tenant accepts. */
+function Issuers() {
+  const { data, error, reload } = useApi<Issuer[]>("/api/issuers");
+  const [issuer, setIssuer] = useState("");
+  const [jwksUri, setJwksUri] = useState("");
+  const [actionError, setActionError] = useState<unknown>(null);
+  if (error instanceof ApiError && error.status === 403) return null;
+  const add = async (event: Event) => {
+    event.preventDefault();
+    setActionError(null);
+    try {
+      await api("/api/issuers", { method: "POST", body: { issuer: issuer.trim(), jwks_uri: jwksUri.trim() } });
+      setIssuer("");
+      setJwksUri("");
+    } catch (failure) {
+      setActionError(failure);
+    }
+    await reload();
+  };
+  const remove = async (trusted: Issuer) => {
+    if (!confirm(t("settings.issuers.confirmRemove", { issuer: trusted.issuer }))) return;
+    setActionError(null);
+    try {
+      await api(`/api/issuers?issuer=${encodeURIComponent(trusted.issuer)}`, { method: "DELETE" });
+    } catch (failure) {
+      setActionError(failure);
+    }
+    await reload();
+  };
+  return (
+    <section class="stack" aria-labelledby="settings-issuers">
+      <h2 id="settings-issuers">{t("settings.issuers")}</h2>
+      <p class="field-hint">{t("settings.issuers.hint")}</p>
+      <ErrorBanner error={error ?? actionError} />
+      {data && !data.length && <Empty>{t("settings.issuers.empty")}</Empty>}
+      {data && data.length > 0 && (
+        <div class="table-wrap">
+          <table class="table">
+            <thead>
+              <tr>
+                <th scope="col">{t("settings.issuers.issuer")}</th>
+                <th scope="col">{t("settings.issuers.jwks")}</th>
+                <th scope="col">
+                  <span class="visually-hidden">{t("settings.apps.actions")}</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.map((trusted) => (
+                <tr key={trusted.issuer} data-testid="issuer-row">
+                  <td class="mono wrap">{trusted.issuer}</td>
+                  <td class="mono wrap">{trusted.jwks_uri}</td>
+                  <td>
+                    <button type="button" class="btn btn-small btn-danger" data-testid="issuer-remove" onClick={() => remove(trusted)}>
+                      {t("settings.issuers.remove")}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <form class="panel" onSubmit={add}>
+        <h3 class="panel-title">{t("settings.issuers.add")}</h3>
+        <div class="panel-body stack">
+          <div class="form-grid">
+            <div class="field">
+              <label for="issuer-url">{t("settings.issuers.issuer")}</label>
+              <input id="issuer-url" required value={issuer} onInput={(event) => setIssuer(event.currentTarget.value)} />
+            </div>
+            <div class="field">
+              <label for="issuer-jwks">{t("settings.issuers.jwks")}</label>
+              <input
+                id="issuer-jwks"
+                required
+                type="url"
+                value={jwksUri}
+                onInput={(event) => setJwksUri(event.currentTarget.value)}
+              />
+            </div>
+          </div>
+          <div>
+            <button type="submit" class="btn btn-primary" data-testid="issuer-add" disabled={!issuer.trim() || !jwksUri.trim()}>
+              <Icon name="plus" />
+              {t("settings.issuers.addSubmit")}
+            </button>
+          </div>
+        </div>
+      </form>
     </section>
   );
 }
@@ -258,6 +399,7 @@ export function SettingsPage() {
     <div class="page">
       <PageHeader title={t("settings.title")} />
       <Apps />
+      <Issuers />
       <Preferences />
       <About />
     </div>

@@ -76,6 +76,9 @@ pub struct App {
     pub tenant_id: String,
     pub name: String,
     pub secret_expires_at: Option<DateTime<Utc>>,
+    /// A disabled application gets no token, and the tokens it had stopped working when it
+    /// was disabled.
+    pub enabled: bool,
 }
 
 /// An application just created: the only time its secret is known.
@@ -86,11 +89,60 @@ pub struct NewApp {
     pub client_secret: String,
 }
 
+/// Who a token speaks for, and whom a role assignment names: an application registered in
+/// Vigil, or a subject (a person, a service principal) of an external issuer a tenant trusts.
+/// The issuer is part of the identity, so that an external subject whose id equals a Vigil
+/// application's client id is a different principal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct PrincipalId {
+    /// `None` for Vigil's own applications; else the issuer, as its tokens' `iss` names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The client id of a Vigil application; an external token's `oid`, else its `sub`.
+    #[serde(rename = "principal")]
+    pub subject: String,
+}
+
+impl PrincipalId {
+    pub fn app(client_id: &str) -> PrincipalId {
+        PrincipalId { issuer: None, subject: client_id.to_string() }
+    }
+
+    pub fn external(issuer: &str, subject: &str) -> PrincipalId {
+        PrincipalId { issuer: Some(issuer.to_string()), subject: subject.to_string() }
+    }
+
+    /// The issuer as the database keeps it: empty for Vigil's own.
+    fn issuer_key(&self) -> &str {
+        self.issuer.as_deref().unwrap_or("")
+    }
+}
+
+impl std::fmt::Display for PrincipalId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.issuer {
+            None => write!(f, "application '{}'", self.subject),
+            Some(issuer) => write!(f, "'{}' of {issuer}", self.subject),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoleAssignment {
-    pub principal: String,
+    pub id: String,
+    #[serde(flatten)]
+    pub principal: PrincipalId,
     pub role: String,
     pub scope: String,
+}
+
+/// Tokens a principal obtained before `not_before` (seconds since the epoch) are refused:
+/// set when its secret is rotated, when it is disabled or deleted, and on demand.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Revocation {
+    pub tenant_id: String,
+    pub principal: PrincipalId,
+    pub not_before: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,6 +167,25 @@ pub struct ExternalIssuer {
     pub tenant_id: String,
     pub issuer: String,
     pub jwks_uri: String,
+}
+
+impl ExternalIssuer {
+    /// An issuer as an administrator names it: its keys are fetched over HTTPS only, since a
+    /// key served in the clear can be replaced on the way.
+    pub fn checked(tenant_id: &str, issuer: &str, jwks_uri: &str) -> std::result::Result<ExternalIssuer, String> {
+        if issuer.trim().is_empty() || issuer.len() > 2048 {
+            return Err("the issuer must be named as its tokens' `iss` claim names it (up to 2048 characters)".into());
+        }
+        let host = jwks_uri.strip_prefix("https://").map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+        if host.is_none_or(str::is_empty) || jwks_uri.len() > 2048 {
+            return Err(format!("the JWKS URI must be an https:// URL, got '{jwks_uri}'"));
+        }
+        Ok(ExternalIssuer {
+            tenant_id: tenant_id.to_string(),
+            issuer: issuer.to_string(),
+            jwks_uri: jwks_uri.to_string(),
+        })
+    }
 }
 
 /// What the first start creates, so the user can log in.
@@ -185,6 +256,32 @@ CREATE TABLE watchlist_items (
     item_id TEXT NOT NULL, search_key TEXT NOT NULL, properties TEXT NOT NULL, status TEXT NOT NULL,
     changed_at INTEGER NOT NULL, created_at INTEGER NOT NULL, changed_by TEXT NOT NULL);
 CREATE INDEX watchlist_items_by_watchlist ON watchlist_items (workspace_id, alias, item_id, seq);
+"#,
+    // Principals are (issuer, subject) pairs: a role assignment names its principal's issuer
+    // ('' for Vigil's own applications) and has an id to be removed by. Assignments of
+    // before name a Vigil application when one has that client id; otherwise the subject of
+    // the tenant's external issuer when the tenant trusts exactly one; otherwise an
+    // application (which no external token can then match). Applications can be disabled;
+    // revocations refuse the tokens a principal obtained before them.
+    r#"
+CREATE TABLE role_assignments_by_issuer (
+    id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL REFERENCES tenants (id), issuer TEXT NOT NULL,
+    principal TEXT NOT NULL, role TEXT NOT NULL, scope TEXT NOT NULL, created_at TEXT NOT NULL,
+    UNIQUE (tenant_id, issuer, principal, role, scope));
+INSERT INTO role_assignments_by_issuer (id, tenant_id, issuer, principal, role, scope, created_at)
+SELECT lower(hex(randomblob(16))), r.tenant_id,
+       CASE WHEN EXISTS (SELECT 1 FROM apps a WHERE a.client_id = r.principal AND a.tenant_id = r.tenant_id) THEN ''
+            WHEN (SELECT count(*) FROM external_issuers e WHERE e.tenant_id = r.tenant_id) = 1
+                THEN (SELECT e.issuer FROM external_issuers e WHERE e.tenant_id = r.tenant_id)
+            ELSE '' END,
+       r.principal, r.role, r.scope, r.created_at
+FROM role_assignments r;
+DROP TABLE role_assignments;
+ALTER TABLE role_assignments_by_issuer RENAME TO role_assignments;
+ALTER TABLE apps ADD COLUMN disabled_at TEXT;
+CREATE TABLE revocations (
+    tenant_id TEXT NOT NULL REFERENCES tenants (id), issuer TEXT NOT NULL, principal TEXT NOT NULL,
+    not_before INTEGER NOT NULL, PRIMARY KEY (tenant_id, issuer, principal));
 "#,
 ];
 
@@ -333,7 +430,7 @@ impl Control {
         .execute(&mut *tx)
         .await?;
         for (role, scope) in roles {
-            insert_role(&mut tx, tenant_id, &client_id, *role, scope).await?;
+            insert_role(&mut tx, tenant_id, &PrincipalId::app(&client_id), *role, scope).await?;
         }
         tx.commit().await?;
         Ok(NewApp { tenant_id: tenant_id.to_string(), client_id, client_secret })
@@ -341,7 +438,8 @@ impl Control {
 
     pub async fn apps(&self, tenant_id: &str) -> Result<Vec<App>> {
         let rows = sqlx::query(
-            "SELECT client_id, tenant_id, name, secret_expires_at FROM apps WHERE tenant_id = ? ORDER BY created_at",
+            "SELECT client_id, tenant_id, name, secret_expires_at, disabled_at FROM apps WHERE tenant_id = ?
+             ORDER BY created_at",
         )
         .bind(tenant_id)
         .fetch_all(&self.pool)
@@ -350,11 +448,11 @@ impl Control {
     }
 
     /// Checks a client's credentials. The error never says which part was wrong beyond what
-    /// Entra ID says (unknown client, bad or expired secret), and a wrong secret costs the same
-    /// Argon2 time as a right one.
+    /// Entra ID says (unknown client, bad or expired secret, disabled application), and a
+    /// wrong secret costs the same Argon2 time as a right one.
     pub async fn authenticate_app(&self, tenant_id: &str, client_id: &str, secret: &str) -> Result<App, AppAuthError> {
         let row = sqlx::query(
-            "SELECT client_id, tenant_id, name, secret_expires_at, secret_hash FROM apps
+            "SELECT client_id, tenant_id, name, secret_expires_at, disabled_at, secret_hash FROM apps
              WHERE client_id = ? AND tenant_id = ?",
         )
         .bind(client_id)
@@ -363,7 +461,7 @@ impl Control {
         .await
         .map_err(|e| AppAuthError::Storage(e.to_string()))?;
         // An unknown client costs the same check as a known one, so its answer comes as late.
-        let hash: String = row.as_ref().map_or_else(|| secrets::decoy_hash().to_string(), |row| row.get(4));
+        let hash: String = row.as_ref().map_or_else(|| secrets::decoy_hash().to_string(), |row| row.get(5));
         let secret = secret.to_string();
         let matches = tokio::task::spawn_blocking(move || secrets::verify_secret(&secret, &hash))
             .await
@@ -375,13 +473,17 @@ impl Control {
             return Err(AppAuthError::InvalidSecret);
         }
         let app = app_of_row(&row);
+        if !app.enabled {
+            return Err(AppAuthError::Disabled);
+        }
         if app.secret_expires_at.is_some_and(|expiry| expiry <= Utc::now()) {
             return Err(AppAuthError::ExpiredSecret);
         }
         Ok(app)
     }
 
-    /// Gives an application a new secret; the old one stops working at once.
+    /// Gives an application a new secret; the old one stops working at once, and so do the
+    /// tokens obtained with it.
     pub async fn rotate_secret(&self, tenant_id: &str, client_id: &str) -> Result<NewApp> {
         let client_secret = secrets::generate_secret();
         let hash = secrets::hash_secret(&client_secret).map_err(ControlError::Storage)?;
@@ -394,29 +496,164 @@ impl Control {
             .await?
             .rows_affected();
         if changed == 0 {
-            return Err(ControlError::NotFound(format!("no application '{client_id}'")));
+            return Err(no_app(client_id));
         }
+        revoke(&mut tx, tenant_id, &PrincipalId::app(client_id)).await?;
         tx.commit().await?;
         Ok(NewApp { tenant_id: tenant_id.to_string(), client_id: client_id.to_string(), client_secret })
     }
 
-    pub async fn assign_role(&self, tenant_id: &str, principal: &str, role: Role, scope: &Scope) -> Result<()> {
+    /// Disables an application (it gets no more tokens, and those it has stop working) or
+    /// enables it again.
+    pub async fn set_app_enabled(&self, tenant_id: &str, client_id: &str, enabled: bool) -> Result<App> {
         let mut tx = self.begin().await?;
-        insert_role(&mut tx, tenant_id, principal, role, scope).await?;
+        let changed = sqlx::query(
+            "UPDATE apps SET disabled_at = CASE WHEN ?1 THEN NULL ELSE coalesce(disabled_at, ?2) END
+             WHERE client_id = ?3 AND tenant_id = ?4",
+        )
+        .bind(enabled)
+        .bind(now_text())
+        .bind(client_id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Err(no_app(client_id));
+        }
+        if !enabled {
+            revoke(&mut tx, tenant_id, &PrincipalId::app(client_id)).await?;
+        }
+        tx.commit().await?;
+        self.apps(tenant_id).await?.into_iter().find(|app| app.client_id == client_id).ok_or_else(|| no_app(client_id))
+    }
+
+    /// Deletes an application with its role assignments; its tokens stop working.
+    pub async fn delete_app(&self, tenant_id: &str, client_id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM apps WHERE client_id = ? AND tenant_id = ?")
+            .bind(client_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(no_app(client_id));
+        }
+        sqlx::query("DELETE FROM role_assignments WHERE tenant_id = ? AND issuer = '' AND principal = ?")
+            .bind(tenant_id)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        // Kept after the application is gone: its tokens live on until they expire.
+        revoke(&mut tx, tenant_id, &PrincipalId::app(client_id)).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    pub async fn role_assignments(&self, tenant_id: &str, principal: Option<&str>) -> Result<Vec<RoleAssignment>> {
+    /// Refuses every token the principal obtained until now ("sign out everywhere"); returns
+    /// the new not-before, in seconds since the epoch.
+    pub async fn revoke_tokens(&self, tenant_id: &str, principal: &PrincipalId) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let not_before = revoke(&mut tx, tenant_id, principal).await?;
+        tx.commit().await?;
+        Ok(not_before)
+    }
+
+    /// Every principal's not-before, for the server to check tokens against.
+    pub async fn revocations(&self) -> Result<Vec<Revocation>> {
+        let rows = sqlx::query("SELECT tenant_id, issuer, principal, not_before FROM revocations")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Revocation {
+                tenant_id: r.get(0),
+                principal: principal_of(r.get(1), r.get(2)),
+                not_before: r.get(3),
+            })
+            .collect())
+    }
+
+    pub async fn assign_role(
+        &self,
+        tenant_id: &str,
+        principal: &PrincipalId,
+        role: Role,
+        scope: &Scope,
+    ) -> Result<RoleAssignment> {
+        let mut tx = self.begin().await?;
+        insert_role(&mut tx, tenant_id, principal, role, scope).await?;
+        tx.commit().await?;
+        self.role_assignments(tenant_id, Some(principal))
+            .await?
+            .into_iter()
+            .find(|a| a.role == role.name() && a.scope == scope.key())
+            .ok_or_else(|| ControlError::Storage("the role assignment just written is not there".into()))
+    }
+
+    /// A tenant's role assignments, or one principal's.
+    pub async fn role_assignments(
+        &self,
+        tenant_id: &str,
+        principal: Option<&PrincipalId>,
+    ) -> Result<Vec<RoleAssignment>> {
         let rows = sqlx::query(
-            "SELECT principal, role, scope FROM role_assignments WHERE tenant_id = ?1 AND (?2 IS NULL OR principal = ?2)
-             ORDER BY principal, role, scope",
+            "SELECT id, issuer, principal, role, scope FROM role_assignments
+             WHERE tenant_id = ?1 AND (?2 IS NULL OR (issuer = ?2 AND principal = ?3))
+             ORDER BY issuer, principal, role, scope",
         )
         .bind(tenant_id)
-        .bind(principal)
+        .bind(principal.map(PrincipalId::issuer_key))
+        .bind(principal.map(|p| p.subject.as_str()))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(|r| RoleAssignment { principal: r.get(0), role: r.get(1), scope: r.get(2) }).collect())
+        Ok(rows
+            .iter()
+            .map(|r| RoleAssignment {
+                id: r.get(0),
+                principal: principal_of(r.get(1), r.get(2)),
+                role: r.get(3),
+                scope: r.get(4),
+            })
+            .collect())
+    }
+
+    /// The principal an administrator names, when it can exist in the tenant: a Vigil
+    /// application of it (no issuer), or a subject of an issuer it trusts.
+    pub async fn principal(&self, tenant_id: &str, subject: &str, issuer: Option<&str>) -> Result<PrincipalId> {
+        match issuer {
+            None => {
+                if !self.apps(tenant_id).await?.iter().any(|app| app.client_id == subject) {
+                    return Err(ControlError::Invalid(format!(
+                        "no application '{subject}' in the tenant; name an external subject with its issuer"
+                    )));
+                }
+                Ok(PrincipalId::app(subject))
+            }
+            Some(issuer) => {
+                if !self.external_issuers(Some(tenant_id)).await?.iter().any(|e| e.issuer == issuer) {
+                    return Err(ControlError::Invalid(format!("the tenant does not trust the issuer '{issuer}'")));
+                }
+                Ok(PrincipalId::external(issuer, subject))
+            }
+        }
+    }
+
+    /// Removes a role assignment; it takes effect on the principal's next request.
+    pub async fn remove_role_assignment(&self, tenant_id: &str, id: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM role_assignments WHERE tenant_id = ? AND id = ?")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(ControlError::NotFound(format!("no role assignment '{id}'")));
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Whether a principal of a tenant holds `wanted` (or a role that grants it) on a workspace,
@@ -424,7 +661,7 @@ impl Control {
     pub async fn has_role(
         &self,
         tenant_id: &str,
-        principal: &str,
+        principal: &PrincipalId,
         wanted: Role,
         workspace_id: &str,
         dcr: Option<&str>,
@@ -434,15 +671,8 @@ impl Control {
         if let Some(dcr) = dcr {
             scopes.push(Scope::Dcr(dcr.to_string()).key());
         }
-        let rows = sqlx::query("SELECT role, scope FROM role_assignments WHERE tenant_id = ? AND principal = ?")
-            .bind(tenant_id)
-            .bind(principal)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().any(|row| {
-            let scope: String = row.get(1);
-            let role: String = row.get(0);
-            scopes.contains(&scope) && Role::from_str(&role).is_ok_and(|held| held.grants(wanted))
+        Ok(self.role_assignments(tenant_id, Some(principal)).await?.iter().any(|assignment| {
+            scopes.contains(&assignment.scope) && Role::from_str(&assignment.role).is_ok_and(|held| held.grants(wanted))
         }))
     }
 
@@ -693,8 +923,25 @@ impl Control {
         Ok(())
     }
 
+    /// Trusts an issuer's tokens for a tenant (or changes where its keys are). An issuer is
+    /// trusted by one tenant at most, so that each of its tokens lands in exactly one tenant.
     pub async fn add_external_issuer(&self, issuer: &ExternalIssuer) -> Result<()> {
         let mut tx = self.begin().await?;
+        let other: Option<String> = sqlx::query(
+            "SELECT t.name FROM external_issuers e JOIN tenants t ON t.id = e.tenant_id
+                         WHERE e.issuer = ? AND e.tenant_id <> ?",
+        )
+        .bind(&issuer.issuer)
+        .bind(&issuer.tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|row| row.get(0));
+        if let Some(other) = other {
+            return Err(ControlError::Conflict(format!(
+                "the issuer '{}' is trusted by tenant '{other}' already; an issuer's tokens land in one tenant",
+                issuer.issuer
+            )));
+        }
         sqlx::query(
             "INSERT INTO external_issuers (tenant_id, issuer, jwks_uri) VALUES (?, ?, ?)
              ON CONFLICT (tenant_id, issuer) DO UPDATE SET jwks_uri = excluded.jwks_uri",
@@ -708,10 +955,37 @@ impl Control {
         Ok(())
     }
 
-    pub async fn external_issuers(&self) -> Result<Vec<ExternalIssuer>> {
-        let rows = sqlx::query("SELECT tenant_id, issuer, jwks_uri FROM external_issuers ORDER BY tenant_id, issuer")
-            .fetch_all(&self.pool)
+    /// Stops trusting an issuer: its tokens are refused from the next request on, and the role
+    /// assignments of its subjects are removed (trusting it again grants nothing by itself).
+    pub async fn remove_external_issuer(&self, tenant_id: &str, issuer: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query("DELETE FROM external_issuers WHERE tenant_id = ? AND issuer = ?")
+            .bind(tenant_id)
+            .bind(issuer)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(ControlError::NotFound(format!("the tenant does not trust the issuer '{issuer}'")));
+        }
+        sqlx::query("DELETE FROM role_assignments WHERE tenant_id = ? AND issuer = ?")
+            .bind(tenant_id)
+            .bind(issuer)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The trusted issuers of one tenant, or of all.
+    pub async fn external_issuers(&self, tenant_id: Option<&str>) -> Result<Vec<ExternalIssuer>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, issuer, jwks_uri FROM external_issuers WHERE ?1 IS NULL OR tenant_id = ?1
+             ORDER BY tenant_id, issuer",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.iter().map(|r| ExternalIssuer { tenant_id: r.get(0), issuer: r.get(1), jwks_uri: r.get(2) }).collect())
     }
 }
@@ -722,27 +996,62 @@ pub enum AppAuthError {
     UnknownClient,
     InvalidSecret,
     ExpiredSecret,
+    Disabled,
     Storage(String),
 }
 
 async fn insert_role(
     tx: &mut Transaction<'static, Sqlite>,
     tenant_id: &str,
-    principal: &str,
+    principal: &PrincipalId,
     role: Role,
     scope: &Scope,
 ) -> Result<()> {
+    if principal.subject.is_empty() || principal.issuer.as_deref().is_some_and(str::is_empty) {
+        return Err(ControlError::Invalid("a role assignment names a principal (and its issuer, if external)".into()));
+    }
     sqlx::query(
-        "INSERT OR IGNORE INTO role_assignments (tenant_id, principal, role, scope, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO role_assignments (id, tenant_id, issuer, principal, role, scope, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
+    .bind(uuid::Uuid::new_v4().to_string())
     .bind(tenant_id)
-    .bind(principal)
+    .bind(principal.issuer_key())
+    .bind(&principal.subject)
     .bind(role.name())
     .bind(scope.key())
     .bind(now_text())
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Refuses the principal's tokens issued so far. A token's `iat` has whole seconds, and Vigil's
+/// token endpoint issues no token earlier than the principal's not-before, so the new
+/// not-before is past both this second and the last one (which tokens issued since may carry).
+async fn revoke(tx: &mut Transaction<'static, Sqlite>, tenant_id: &str, principal: &PrincipalId) -> Result<i64> {
+    let next_second = Utc::now().timestamp() + 1;
+    let not_before = sqlx::query(
+        "INSERT INTO revocations (tenant_id, issuer, principal, not_before) VALUES (?, ?, ?, ?)
+         ON CONFLICT (tenant_id, issuer, principal) DO UPDATE SET not_before = max(excluded.not_before, not_before + 1)
+         RETURNING not_before",
+    )
+    .bind(tenant_id)
+    .bind(principal.issuer_key())
+    .bind(&principal.subject)
+    .bind(next_second)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0);
+    Ok(not_before)
+}
+
+fn principal_of(issuer: String, subject: String) -> PrincipalId {
+    PrincipalId { issuer: Some(issuer).filter(|i| !i.is_empty()), subject }
+}
+
+fn no_app(client_id: &str) -> ControlError {
+    ControlError::NotFound(format!("no application '{client_id}'"))
 }
 
 /// Names are shown in URLs and file paths: letters, digits, `_`, `-` and `.`, up to 100.
@@ -762,7 +1071,9 @@ fn validate_name(what: &str, name: &str) -> Result<()> {
 
 fn app_of_row(row: &sqlx::sqlite::SqliteRow) -> App {
     let expires: Option<String> = row.get(3);
+    let disabled: Option<String> = row.get(4);
     App {
+        enabled: disabled.is_none(),
         client_id: row.get(0),
         tenant_id: row.get(1),
         name: row.get(2),
@@ -799,4 +1110,50 @@ fn dcr_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<Dcr> {
     let definition = parse_dcr(&text)
         .map_err(|e| ControlError::Storage(format!("stored DCR '{immutable_id}' is unreadable: {e}")))?;
     Ok(Dcr { immutable_id, workspace_id: row.get(1), tenant_id: row.get(2), definition })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Role assignments written before principals had issuers keep naming whom they named.
+    #[tokio::test]
+    async fn assignments_from_before_issuers_name_the_application_or_the_one_trusted_issuer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.db");
+        let old = vigil_sqlite::open(&path, &MIGRATIONS[..2]).await.unwrap();
+        sqlx::raw_sql(
+            "INSERT INTO tenants VALUES ('t1', 'one', ''), ('t2', 'two', '');
+             INSERT INTO apps VALUES ('app-1', 't1', 'soc', 'hash', NULL, '');
+             INSERT INTO external_issuers VALUES ('t1', 'https://idp.example.com', 'https://idp.example.com/keys');
+             INSERT INTO role_assignments VALUES
+                 ('t1', 'app-1', 'Reader', 'tenant:t1', ''),
+                 ('t1', 'user-7', 'Responder', 'tenant:t1', ''),
+                 ('t2', 'user-8', 'Reader', 'tenant:t2', '');",
+        )
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+        let control = Control::open(dir.path()).await.unwrap();
+        let issuer = |tenant: &'static str| {
+            let control = control.clone();
+            async move {
+                control
+                    .role_assignments(tenant, None)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|a| (a.principal.subject, a.principal.issuer))
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            issuer("t1").await,
+            vec![("app-1".to_string(), None), ("user-7".to_string(), Some("https://idp.example.com".to_string()))]
+        );
+        // No issuer to attach it to: it stays an application's, which no external token matches.
+        assert_eq!(issuer("t2").await, vec![("user-8".to_string(), None)]);
+        assert!(control.apps("t1").await.unwrap()[0].enabled);
+    }
 }

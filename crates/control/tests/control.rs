@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use vigil_control::{AppAuthError, Control, ControlError, Role, Scope};
+use vigil_control::{AppAuthError, Control, ControlError, ExternalIssuer, PrincipalId, Role, Scope};
 use vigil_kql_functions::KqlColumn;
 
 fn check_transform(transform: &str, columns: &[KqlColumn]) -> Result<(), String> {
@@ -28,13 +28,16 @@ async fn bootstrap_creates_a_tenant_workspace_and_owner_once() {
     let app = control.authenticate_app(&owner.tenant_id, &owner.client_id, &owner.client_secret).await.unwrap();
     assert_eq!(app.name, "owner");
     assert!(
-        control.has_role(&first.tenant.id, &owner.client_id, Role::Owner, &first.workspace.id, None).await.unwrap()
+        control
+            .has_role(&first.tenant.id, &PrincipalId::app(&owner.client_id), Role::Owner, &first.workspace.id, None)
+            .await
+            .unwrap()
     );
     assert!(
         !control
             .has_role(
                 &first.tenant.id,
-                &owner.client_id,
+                &PrincipalId::app(&owner.client_id),
                 Role::MonitoringMetricsPublisher,
                 &first.workspace.id,
                 Some("dcr-x")
@@ -113,7 +116,12 @@ async fn keeper_table_and_dcr_load_as_they_are() {
         let tenant = boot.tenant.id.clone();
         let client = publisher.client_id.clone();
         let ws = ws.clone();
-        async move { control.has_role(&tenant, &client, Role::MonitoringMetricsPublisher, &ws, Some(dcr_id)).await.unwrap() }
+        async move {
+            control
+                .has_role(&tenant, &PrincipalId::app(&client), Role::MonitoringMetricsPublisher, &ws, Some(dcr_id))
+                .await
+                .unwrap()
+        }
     };
     let id: &'static str = Box::leak(dcr.immutable_id.clone().into_boxed_str());
     assert!(can_publish(id).await);
@@ -121,7 +129,12 @@ async fn keeper_table_and_dcr_load_as_they_are() {
         !can_publish("dcr-00000000000000000000000000000000").await,
         "a publisher on one DCR cannot write to another"
     );
-    assert!(!control.has_role(&boot.tenant.id, &publisher.client_id, Role::Reader, ws, None).await.unwrap());
+    assert!(
+        !control
+            .has_role(&boot.tenant.id, &PrincipalId::app(&publisher.client_id), Role::Reader, ws, None)
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -155,4 +168,71 @@ async fn bad_definitions_are_refused_with_the_reason() {
         control.resolve_scope(&boot.tenant.id, "workspace/default").await.unwrap(),
         Scope::Workspace(ws.clone())
     );
+}
+
+#[tokio::test]
+async fn principals_are_issuer_and_subject_and_can_be_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let control = Control::open(dir.path()).await.unwrap();
+    let boot = control.bootstrap().await.unwrap().unwrap();
+    let (tenant, ws) = (&boot.tenant.id, &boot.workspace.id);
+    let app = control.create_app(tenant, "soc", &[(Role::Reader, Scope::Workspace(ws.clone()))], None).await.unwrap();
+    let idp = "https://idp.example.com/realms/acme";
+    control
+        .add_external_issuer(&ExternalIssuer::checked(tenant, idp, "https://idp.example.com/keys").unwrap())
+        .await
+        .unwrap();
+
+    // An external subject whose id is the application's client id is someone else.
+    let namesake = PrincipalId::external(idp, &app.client_id);
+    assert!(control.has_role(tenant, &PrincipalId::app(&app.client_id), Role::Reader, ws, None).await.unwrap());
+    assert!(!control.has_role(tenant, &namesake, Role::Reader, ws, None).await.unwrap());
+    let granted =
+        control.assign_role(tenant, &namesake, Role::Responder, &Scope::Tenant(tenant.clone())).await.unwrap();
+    assert!(control.has_role(tenant, &namesake, Role::Responder, ws, None).await.unwrap());
+    assert!(!control.has_role(tenant, &PrincipalId::app(&app.client_id), Role::Responder, ws, None).await.unwrap());
+    assert!(
+        matches!(
+            control.principal(tenant, "someone", Some("https://other.example.com")).await,
+            Err(ControlError::Invalid(_))
+        ),
+        "a subject of an issuer the tenant does not trust"
+    );
+    assert!(matches!(control.principal(tenant, "no-such-app", None).await, Err(ControlError::Invalid(_))));
+
+    // One issuer, one tenant.
+    let other = control.create_tenant("other").await.unwrap();
+    let shared = ExternalIssuer::checked(&other.id, idp, "https://idp.example.com/keys").unwrap();
+    assert!(matches!(control.add_external_issuer(&shared).await, Err(ControlError::Conflict(_))));
+    assert!(ExternalIssuer::checked(tenant, idp, "http://idp.example.com/keys").is_err(), "keys over https only");
+
+    // Removing an assignment, distrusting the issuer (which takes its assignments along).
+    control.remove_role_assignment(tenant, &granted.id).await.unwrap();
+    assert!(!control.has_role(tenant, &namesake, Role::Responder, ws, None).await.unwrap());
+    assert!(matches!(control.remove_role_assignment(tenant, &granted.id).await, Err(ControlError::NotFound(_))));
+    control.assign_role(tenant, &namesake, Role::Reader, &Scope::Tenant(tenant.clone())).await.unwrap();
+    control.remove_external_issuer(tenant, idp).await.unwrap();
+    control
+        .add_external_issuer(&ExternalIssuer::checked(tenant, idp, "https://idp.example.com/keys").unwrap())
+        .await
+        .unwrap();
+    assert!(!control.has_role(tenant, &namesake, Role::Reader, ws, None).await.unwrap(), "re-trusting grants nothing");
+
+    // Revocations: rotation, disabling and deletion each set a not-before after now.
+    let before = chrono::Utc::now().timestamp();
+    let principal = PrincipalId::app(&app.client_id);
+    let not_before = async || control.revocations().await.unwrap().into_iter().find(|r| r.principal == principal);
+    assert!(not_before().await.is_none());
+    control.rotate_secret(tenant, &app.client_id).await.unwrap();
+    assert!(not_before().await.unwrap().not_before > before);
+    let disabled = control.set_app_enabled(tenant, &app.client_id, false).await.unwrap();
+    assert!(!disabled.enabled);
+    let secret = control.rotate_secret(tenant, &app.client_id).await.unwrap().client_secret;
+    assert_eq!(control.authenticate_app(tenant, &app.client_id, &secret).await, Err(AppAuthError::Disabled));
+    control.set_app_enabled(tenant, &app.client_id, true).await.unwrap();
+    assert!(control.authenticate_app(tenant, &app.client_id, &secret).await.is_ok());
+    control.delete_app(tenant, &app.client_id).await.unwrap();
+    assert_eq!(control.authenticate_app(tenant, &app.client_id, &secret).await, Err(AppAuthError::UnknownClient));
+    assert!(control.role_assignments(tenant, Some(&PrincipalId::app(&app.client_id))).await.unwrap().is_empty());
+    assert!(not_before().await.is_some(), "the revocation outlives the application");
 }

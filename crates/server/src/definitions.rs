@@ -228,7 +228,7 @@ pub async fn put_watchlist(
         ApiError::bad_request("InvalidWatchlist", format!("properties.{}: {}", e.field, e.message))
             .with_inner(json!({"field": format!("properties.{}", e.field)}))
     })?;
-    let saved = state.control.put_watchlist(&workspace.id, &new, &principal.id).await?;
+    let saved = state.control.put_watchlist(&workspace.id, &new, &principal.name).await?;
     Ok(axum::Json(saved).into_response())
 }
 
@@ -239,7 +239,7 @@ pub async fn delete_watchlist(
 ) -> Result<Response, ApiError> {
     let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
-    if state.control.delete_watchlist(&workspace.id, &alias, &principal.id).await? {
+    if state.control.delete_watchlist(&workspace.id, &alias, &principal.name).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
         Err(ApiError::not_found("NotFound", format!("No watchlist '{alias}'.")))
@@ -290,7 +290,7 @@ pub async fn import_content(
         detection: &state.detection,
         workspace: &workspace,
         origin,
-        actor: &principal.id,
+        actor: &principal.name,
         rules_enabled: None,
     };
     let outcome = vigil_content::import(&files, &target, request.strict).await;

@@ -199,7 +199,7 @@ pub async fn patch_alert(
     if !state.allowed(&principal, Role::Responder, &alert.tenant, &alert.workspace, None).await? {
         return Err(ApiError::forbidden("Changing an alert takes the Responder role on its workspace."));
     }
-    state.detection.update_alert(&id, &change, &principal.id).await?;
+    state.detection.update_alert(&id, &change, &principal.name).await?;
     let updated = state.detection.alert(&readable, &id).await?.ok_or_else(|| alert_not_found(&id))?;
     Ok(axum::Json(api::alert_json(&updated, false)).into_response())
 }
@@ -256,7 +256,7 @@ pub async fn patch_incident(
     if !state.allowed(&principal, Role::Responder, &incident.tenant, &incident.workspace, None).await? {
         return Err(ApiError::forbidden("Changing an incident takes the Responder role on its workspace."));
     }
-    state.detection.update_incident(id, &change, &principal.id).await?;
+    state.detection.update_incident(id, &change, &principal.name).await?;
     let updated = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
     Ok(axum::Json(api::incident_json(&updated)).into_response())
 }
@@ -270,20 +270,21 @@ pub async fn add_incident_comment(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    axum::Json(body): axum::Json<NewComment>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
+    let principal = caller(&state, &headers).await?;
     let id = incident_id(&id)?;
+    let body: NewComment = parse_body(&body)?;
     if body.comment.trim().is_empty() {
         return Err(ApiError::bad_request("InvalidRequestBody", "the comment is empty"));
     }
-    let principal = caller(&state, &headers).await?;
     let readable = scope_for(&state, &principal, Role::Reader).await?;
     let incident = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
     if !state.allowed(&principal, Role::Responder, &incident.tenant, &incident.workspace, None).await? {
         return Err(ApiError::forbidden("Commenting takes the Responder role on the incident's workspace."));
     }
     let change = vigil_detect::state::IncidentChange { comment: Some(body.comment), ..Default::default() };
-    state.detection.update_incident(id, &change, &principal.id).await?;
+    state.detection.update_incident(id, &change, &principal.name).await?;
     let updated = state.detection.incident(&readable, id).await?.ok_or_else(|| incident_not_found(id))?;
     Ok((StatusCode::CREATED, axum::Json(api::incident_json(&updated)["comments"].clone())).into_response())
 }
@@ -362,10 +363,11 @@ pub async fn patch_rule(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path((workspace, id)): Path<(String, String)>,
-    axum::Json(change): axum::Json<RuleChange>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Contributor).await?;
+    let change: RuleChange = parse_body(&body)?;
     if !state.detection.set_rule_enabled(&workspace.id, &id, change.enabled).await? {
         return Err(rule_not_found(&id));
     }
@@ -399,10 +401,11 @@ pub async fn test_rule(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(workspace): Path<String>,
-    axum::Json(test): axum::Json<RuleTest>,
+    body: Bytes,
 ) -> Result<Response, ApiError> {
     let principal = state.authenticate(&headers, &[MANAGEMENT_AUDIENCE], true).await?;
     let workspace = workspace_for(&state, &principal, &workspace, Role::Reader).await?;
+    let test: RuleTest = parse_body(&body)?;
     let rule = checked_rule(&state, &workspace, &test.rule).await?;
     let bound = |text: &str| {
         vigil_detect::time::parse_time(text)
@@ -552,7 +555,7 @@ pub async fn add_suppression(
     let new: NewSuppression = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request("InvalidSuppressionRule", format!("not a suppression rule: {e}")))?;
     new.check().map_err(|e| ApiError::bad_request("InvalidSuppressionRule", e))?;
-    let rule = state.detection.add_suppression(&workspace.id, &new, &principal.id).await?;
+    let rule = state.detection.add_suppression(&workspace.id, &new, &principal.name).await?;
     Ok((StatusCode::CREATED, axum::Json(rule)).into_response())
 }
 

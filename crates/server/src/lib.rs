@@ -34,7 +34,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use vigil_control::{Bootstrap, Control};
 use vigil_detect::scheduler::SchedulerMetrics;
 use vigil_detect::{Deliverer, Detection, Scheduler};
@@ -89,7 +89,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/content", get(workbooks::list_packs))
         .route("/api/workspaces", get(admin::list_workspaces).post(admin::create_workspace))
         .route("/api/apps", get(admin::list_apps).post(admin::create_app))
+        .route("/api/apps/{client_id}", patch(admin::update_app).delete(admin::delete_app))
         .route("/api/apps/{client_id}/secret", post(admin::rotate_app_secret))
+        .route("/api/roleAssignments", get(admin::list_role_assignments).post(admin::assign_role))
+        .route("/api/roleAssignments/{id}", delete(admin::remove_role_assignment))
+        .route("/api/revokeSessions", post(admin::revoke_sessions))
+        .route("/api/issuers", get(admin::list_issuers).post(admin::trust_issuer).delete(admin::distrust_issuer))
         .route("/api/workspaces/{workspace}/kql/check", post(hunting::check))
         .route("/api/workspaces/{workspace}/kql/complete", post(hunting::complete))
         .route("/api/workspaces/{workspace}/savedQueries", get(hunting::list_saved_queries))

@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
-use vigil_control::{AppAuthError, Tenant};
+use vigil_control::{AppAuthError, PrincipalId, Tenant};
 
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -123,19 +123,29 @@ pub async fn token(
             7000222,
             format!("The provided client secret keys for app '{client_id}' are expired."),
         ),
+        // Said only to a caller that proved it holds the secret.
+        AppAuthError::Disabled => OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            7000112,
+            format!("Application '{client_id}' is disabled."),
+        ),
         AppAuthError::Storage(message) => {
             tracing::error!(error = %message, "control database failed during a token request");
-            OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 90033, "Retry later.")
+            retry_later()
         }
     })?;
+    let principal = PrincipalId::app(&app.client_id);
     let roles = state
         .control
-        .role_assignments(&tenant.id, Some(&app.client_id))
+        .role_assignments(&tenant.id, Some(&principal))
         .await
         .map(|assignments| assignments.into_iter().map(|a| a.role).collect::<Vec<_>>())
         .unwrap_or_default();
+    let not_before = state.not_before(&tenant.id, &principal).await.map_err(|_| retry_later())?;
     let origin = state.origin();
-    let token = state.tokens.issue(&issuer_url(origin, &tenant.id), &tenant.id, &app.client_id, &audience, roles);
+    let token =
+        state.tokens.issue(&issuer_url(origin, &tenant.id), &tenant.id, &app.client_id, &audience, roles, not_before);
     tracing::info!(tenant = %tenant.id, client_id = %app.client_id, audience = %audience, "token issued");
     let mut response = Json(json!({
         "token_type": "Bearer",
@@ -146,6 +156,11 @@ pub async fn token(
     .into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// Entra ID's answer when its own storage fails.
+fn retry_later() -> OAuthError {
+    OAuthError::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 90033, "Retry later.")
 }
 
 /// Entra ID's answer to a client that asks too often: 429 with `Retry-After`.

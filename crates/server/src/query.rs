@@ -79,7 +79,7 @@ async fn run(state: &AppState, workspace_id: &str, headers: &HeaderMap, body: &[
         None => workspace_catalog,
     };
     let engine = state.query_engine()?;
-    let options = RunOptions { now: Some(now), principal: Some(principal.id.clone()), ..RunOptions::default() };
+    let options = RunOptions { now: Some(now), principal: Some(principal.name.clone()), ..RunOptions::default() };
     let result = engine.run(&text, catalog, options).await.map_err(|error| query_error(&error, &text))?;
     Ok(result.to_json())
 }

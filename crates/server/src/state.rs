@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 use tokio::sync::{Mutex, Semaphore};
 use vigil_catalog::{Catalog, Definitions, DefinitionsSource, WorkspaceCatalog};
-use vigil_control::{Control, Dcr, ExternalIssuer, Role};
+use vigil_control::{Control, Dcr, ExternalIssuer, PrincipalId, Role};
 use vigil_detect::Detection;
 use vigil_kql::Engine;
 use vigil_kql_functions::KqlColumn;
@@ -47,7 +47,9 @@ struct Cache {
     generation: i64,
     dcrs: HashMap<String, Option<Arc<Dcr>>>,
     external_issuers: Arc<Vec<ExternalIssuer>>,
-    decisions: HashMap<(String, String, Role, String, Option<String>), bool>,
+    /// Each revoked principal's not-before, by tenant.
+    revocations: HashMap<(String, PrincipalId), i64>,
+    decisions: HashMap<(String, PrincipalId, Role, String, Option<String>), bool>,
     definitions: HashMap<String, Arc<Definitions>>,
 }
 
@@ -120,7 +122,14 @@ impl AppState {
         }
         *cache = Cache {
             generation,
-            external_issuers: Arc::new(self.control.external_issuers().await?),
+            external_issuers: Arc::new(self.control.external_issuers(None).await?),
+            revocations: self
+                .control
+                .revocations()
+                .await?
+                .into_iter()
+                .map(|r| ((r.tenant_id, r.principal), r.not_before))
+                .collect(),
             ..Cache::default()
         };
         Ok(())
@@ -228,8 +237,15 @@ impl AppState {
         &self.origin
     }
 
+    /// When the tokens of a principal were last revoked (seconds since the epoch).
+    pub async fn not_before(&self, tenant_id: &str, principal: &PrincipalId) -> Result<Option<i64>, ApiError> {
+        self.refresh().await?;
+        Ok(self.cache.lock().await.revocations.get(&(tenant_id.to_string(), principal.clone())).copied())
+    }
+
     /// Validates the request's bearer token for one of `audiences` (plus this server's own
-    /// origin when `own_origin` is set).
+    /// origin when `own_origin` is set), and that its principal's tokens were not revoked
+    /// since it was issued.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -248,10 +264,20 @@ impl AppState {
             accepted.push(origin.to_string());
             accepted.push(format!("{origin}/"));
         }
-        self.tokens
+        let principal = self
+            .tokens
             .validate(token, origin, &accepted, &external)
             .await
-            .map_err(|rejection| ApiError::unauthorized(rejection.0))
+            .map_err(|rejection| ApiError::unauthorized(rejection.0))?;
+        if let Some(not_before) = self.not_before(&principal.tenant_id, &principal.id).await?
+            && principal.issued_at.is_none_or(|issued| issued < not_before)
+        {
+            return Err(ApiError::unauthorized(
+                "the bearer token was revoked: its principal was disabled, deleted, given a new secret or signed \
+                 out everywhere after it was issued; get a new token",
+            ));
+        }
+        Ok(principal)
     }
 }
 

@@ -12,7 +12,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
-use vigil_control::{Control, ExternalIssuer, SigningKey};
+use vigil_control::{Control, ExternalIssuer, PrincipalId, SigningKey};
 
 /// How long an issued token lives, as Entra ID's `expires_in` says.
 pub const TOKEN_LIFETIME_SECONDS: i64 = 3599;
@@ -46,8 +46,13 @@ pub struct Claims {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Principal {
     pub tenant_id: String,
-    /// The application (client id) or, for an external issuer's user tokens, the subject.
-    pub id: String,
+    /// What role assignments name: (issuer, subject).
+    pub id: PrincipalId,
+    /// What history records as the actor: an application's client id, a person's sign-in
+    /// name (`upn`, `preferred_username`, `email`), else the subject. Never used to authorise.
+    pub name: String,
+    /// The token's `iat`, checked against the principal's revocation.
+    pub issued_at: Option<i64>,
 }
 
 /// Why a bearer token was refused; all of them are 401s, and the message says which check
@@ -118,9 +123,18 @@ impl TokenService {
         json!({"keys": [self.public_jwk]})
     }
 
-    /// Issues an app-only token for `audience` to a client of a tenant.
-    pub fn issue(&self, issuer: &str, tenant_id: &str, client_id: &str, audience: &str, roles: Vec<String>) -> String {
-        let now = chrono::Utc::now().timestamp();
+    /// Issues an app-only token for `audience` to a client of a tenant, valid from `not_before`
+    /// when the client's earlier tokens were revoked within this second.
+    pub fn issue(
+        &self,
+        issuer: &str,
+        tenant_id: &str,
+        client_id: &str,
+        audience: &str,
+        roles: Vec<String>,
+        not_before: Option<i64>,
+    ) -> String {
+        let now = chrono::Utc::now().timestamp().max(not_before.unwrap_or(i64::MIN));
         let claims = Claims {
             aud: audience.to_string(),
             iss: issuer.to_string(),
@@ -156,7 +170,13 @@ impl TokenService {
         let header = jsonwebtoken::decode_header(token).map_err(|_| reject("the bearer token is not a JWT"))?;
         let unverified = unverified_claims(token).ok_or_else(|| reject("the bearer token is not a JWT"))?;
         let issuer = unverified.get("iss").and_then(Json::as_str).unwrap_or_default().to_string();
-        if let Some(trusted) = external.iter().find(|e| e.issuer == issuer) {
+        let mut trusting = external.iter().filter(|e| e.issuer == issuer);
+        if let Some(trusted) = trusting.next() {
+            if trusting.next().is_some() {
+                // Refused rather than placed in one of them: `add_external_issuer` prevents
+                // this, but a data dir from before it may hold it.
+                return Err(reject("the token's issuer is trusted by more than one tenant; an Owner must choose one"));
+            }
             return self.validate_external(token, &header, trusted, audiences).await;
         }
         if header.alg != Algorithm::ES256 || header.kid.as_deref() != Some(self.kid.as_str()) {
@@ -170,8 +190,13 @@ impl TokenService {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
         validation.validate_nbf = true;
         validation.leeway = 60;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(rejection)?;
-        Ok(Principal { tenant_id: data.claims.tid, id: data.claims.appid })
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(rejection)?.claims;
+        Ok(Principal {
+            tenant_id: claims.tid,
+            id: PrincipalId::app(&claims.appid),
+            name: claims.appid,
+            issued_at: Some(claims.iat),
+        })
     }
 
     async fn validate_external(
@@ -212,11 +237,21 @@ impl TokenService {
                 return Err(TokenRejection("the token's tenant is not the one its issuer is trusted for".into()));
             }
         }
-        let id = ["appid", "azp", "oid", "sub"]
-            .iter()
-            .find_map(|claim| claims.get(*claim).and_then(Json::as_str).filter(|v| !v.is_empty()))
-            .ok_or_else(|| TokenRejection("the token names no application or subject".into()))?;
-        Ok(Principal { tenant_id: trusted.tenant_id.clone(), id: id.to_string() })
+        let claim = |names: &[&str]| {
+            names.iter().find_map(|name| claims.get(*name).and_then(Json::as_str).filter(|v| !v.is_empty()))
+        };
+        // The object id is the principal across all of an issuer's applications (Entra ID's
+        // `sub` differs per application); `appid`/`azp` name the client the token was obtained
+        // through, never who it speaks for.
+        let subject =
+            claim(&["oid", "sub"]).ok_or_else(|| TokenRejection("the token names no subject (oid or sub)".into()))?;
+        let name = claim(&["upn", "preferred_username", "email", "unique_name", "appid", "azp"]).unwrap_or(subject);
+        Ok(Principal {
+            tenant_id: trusted.tenant_id.clone(),
+            id: PrincipalId::external(&trusted.issuer, subject),
+            name: name.to_string(),
+            issued_at: claims.get("iat").and_then(Json::as_i64),
+        })
     }
 
     async fn external_key(&self, issuer: &ExternalIssuer, kid: Option<&str>) -> Result<Jwk, TokenRejection> {

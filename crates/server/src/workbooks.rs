@@ -131,7 +131,7 @@ pub async fn install_pack(
         detection: &state.detection,
         workspace: &workspace,
         origin,
-        actor: &principal.id,
+        actor: &principal.name,
         rules_enabled: None,
     };
     let report = pack.install(&target).await.map_err(|e| ApiError::bad_request("InvalidContent", e.to_string()))?;

@@ -7,11 +7,12 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::Server;
 use common::{STREAM, call, gzip, keeper_events, keeper_file, start, start_with};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
-use vigil_control::{Role, Scope};
+use vigil_control::{PrincipalId, Role, Scope};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keeper_events_land_renamed_and_read_back() {
@@ -432,51 +433,237 @@ async fn external_idp() -> ExternalIdp {
     ExternalIdp { key, jwks_uri: format!("http://{address}/keys") }
 }
 
+const IDP_ISSUER: &str = "https://idp.example.com/realms/acme";
+
 impl ExternalIdp {
-    fn token(&self, key: &rcgen::KeyPair, audience: &str, subject: &str) -> String {
+    /// A token of the identity provider with `claims` over its issuer, audience and lifetime.
+    fn token_with(&self, key: &rcgen::KeyPair, audience: &str, claims: Json) -> String {
         let now = chrono::Utc::now().timestamp();
-        let claims = json!({"iss": "https://idp.example.com/realms/acme", "aud": audience, "azp": subject,
-                            "sub": "f3a9c2", "iat": now, "exp": now + 300});
+        let mut all = json!({"iss": IDP_ISSUER, "aud": audience, "iat": now, "exp": now + 300});
+        all.as_object_mut().unwrap().extend(claims.as_object().unwrap().clone());
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some("idp-1".into());
-        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&key.serialize_der())).unwrap()
+        jsonwebtoken::encode(&header, &all, &EncodingKey::from_ec_der(&key.serialize_der())).unwrap()
+    }
+
+    /// A person's token, obtained through the console's client `azp`.
+    fn user_token(&self, audience: &str, oid: &str, azp: &str, upn: &str) -> String {
+        self.token_with(
+            &self.key,
+            audience,
+            json!({"oid": oid, "sub": format!("pairwise-{oid}"), "azp": azp,
+                                                    "preferred_username": upn, "scp": "openid"}),
+        )
+    }
+
+    async fn trusted_by(self, server: &Server) -> ExternalIdp {
+        let control = &server.state.control;
+        let issuer = vigil_control::ExternalIssuer {
+            tenant_id: server.tenant.clone(),
+            issuer: IDP_ISSUER.into(),
+            jwks_uri: self.jwks_uri.clone(),
+        };
+        control.add_external_issuer(&issuer).await.unwrap();
+        self
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_of_a_trusted_external_issuer_are_accepted() {
     let server = start().await;
-    let idp = external_idp().await;
-    let control = &server.state.control;
-    control
-        .add_external_issuer(&vigil_control::ExternalIssuer {
-            tenant_id: server.tenant.clone(),
-            issuer: "https://idp.example.com/realms/acme".into(),
-            jwks_uri: idp.jwks_uri.clone(),
-        })
-        .await
-        .unwrap();
-    control
-        .assign_role(&server.tenant, "soc-console", Role::Reader, &Scope::Workspace(server.workspace.clone()))
+    let idp = external_idp().await.trusted_by(&server).await;
+    let analyst = PrincipalId::external(IDP_ISSUER, "u-alice");
+    let reader = Role::Reader;
+    server
+        .state
+        .control
+        .assign_role(&server.tenant, &analyst, reader, &Scope::Workspace(server.workspace.clone()))
         .await
         .unwrap();
 
-    let token = idp.token(&idp.key, "https://api.loganalytics.io", "soc-console");
+    let token = idp.user_token("https://api.loganalytics.io", "u-alice", "soc-console", "alice@acme.example");
     let (status, body) = server.query(&server.workspace, &token, "print answer = 42").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["tables"][0]["rows"][0][0], 42);
 
     let impostor = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let forged = idp.token(&impostor, "https://api.loganalytics.io", "soc-console");
+    let forged = idp.token_with(&impostor, "https://api.loganalytics.io", json!({"oid": "u-alice"}));
     assert_eq!(
         server.query(&server.workspace, &forged, "print 1").await.0,
         StatusCode::UNAUTHORIZED,
         "signed with another key"
     );
-    let wrong_audience = idp.token(&idp.key, "https://monitor.azure.com", "soc-console");
+    let wrong_audience = idp.user_token("https://monitor.azure.com", "u-alice", "soc-console", "alice@acme.example");
     assert_eq!(server.query(&server.workspace, &wrong_audience, "print 1").await.0, StatusCode::UNAUTHORIZED);
-    let unassigned = idp.token(&idp.key, "https://api.loganalytics.io", "someone-else");
+    let unassigned = idp.user_token("https://api.loganalytics.io", "u-bob", "soc-console", "bob@acme.example");
     assert_eq!(server.query(&server.workspace, &unassigned, "print 1").await.0, StatusCode::FORBIDDEN, "no role");
+}
+
+/// Item 1 of the hardening issue. On ac06a67 a token was its client's (`appid`/`azp`) before
+/// its user's, and role assignments named no issuer: every person signing in through one
+/// client was one principal, and an external token naming a Vigil application's client id
+/// held that application's roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_is_their_issuer_and_subject_not_the_client_they_signed_in_with() {
+    use reqwest::Method;
+    let server = start().await;
+    let idp = external_idp().await.trusted_by(&server).await;
+    let control = &server.state.control;
+    let console_client = "soc-console";
+    // The client a person signs in through holds a role, as "the console's OIDC client" would.
+    let workspace = Scope::Workspace(server.workspace.clone());
+    control
+        .assign_role(&server.tenant, &PrincipalId::external(IDP_ISSUER, console_client), Role::Reader, &workspace)
+        .await
+        .unwrap();
+    control
+        .assign_role(&server.tenant, &PrincipalId::external(IDP_ISSUER, "u-alice"), Role::Responder, &workspace)
+        .await
+        .unwrap();
+
+    let alice = idp.user_token("https://management.azure.com", "u-alice", console_client, "alice@acme.example");
+    let (status, me) = call(&server, Method::GET, "/api/me", &alice, None).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["principal"]["id"], "u-alice", "{me}");
+    assert_eq!(me["principal"]["issuer"], IDP_ISSUER, "{me}");
+    assert_eq!(me["principal"]["actor"], "alice@acme.example", "history records the person: {me}");
+    assert_eq!(me["roles"], json!([{"role": "Responder", "scope": format!("workspace:{}", server.workspace)}]));
+
+    let bob = idp.user_token("https://api.loganalytics.io", "u-bob", console_client, "bob@acme.example");
+    assert_eq!(
+        server.query(&server.workspace, &bob, "print 1").await.0,
+        StatusCode::FORBIDDEN,
+        "Bob is not the client"
+    );
+
+    // An external subject named like the Vigil reader application is not that application.
+    let namesake = idp.token_with(
+        &idp.key,
+        "https://api.loganalytics.io",
+        json!({"oid": server.reader.0, "appid": server.reader.0, "azp": server.reader.0}),
+    );
+    assert_eq!(server.query(&server.workspace, &namesake, "print 1").await.0, StatusCode::FORBIDDEN);
+    let reader = server.access_token(&server.reader, "https://api.loganalytics.io/.default").await;
+    assert_eq!(server.query(&server.workspace, &reader, "print 1").await.0, StatusCode::OK, "the application itself");
+
+    // One issuer is trusted by one tenant: a second tenant may not take it over.
+    let other = control.create_tenant("other").await.unwrap();
+    let shared = vigil_control::ExternalIssuer {
+        tenant_id: other.id,
+        issuer: IDP_ISSUER.into(),
+        jwks_uri: idp.jwks_uri.clone(),
+    };
+    assert!(matches!(control.add_external_issuer(&shared).await, Err(vigil_control::ControlError::Conflict(_))));
+}
+
+/// Item 5 of the hardening issue: on ac06a67 nothing could be disabled, deleted, unassigned
+/// or distrusted, and a token outlived its application's secret rotation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_takes_effect_on_the_next_request() {
+    use reqwest::Method;
+    let server = start().await;
+    let idp = external_idp().await.trusted_by(&server).await;
+    let management = "https://management.azure.com/.default";
+    let analytics = "https://api.loganalytics.io/.default";
+    let owner = server
+        .state
+        .control
+        .create_app(&server.tenant, "owner-2", &[(Role::Owner, Scope::Tenant(server.tenant.clone()))], None)
+        .await
+        .unwrap();
+    let owner = server.access_token(&(owner.client_id, owner.client_secret), management).await;
+    let ws = server.workspace.clone();
+    let reader_id = server.reader.0.clone();
+    let works = |token: String| {
+        let server = &server;
+        let ws = ws.clone();
+        async move { server.query(&ws, &token, "print 1").await.0 }
+    };
+
+    // A new secret: the token got with the old one stops working; one got right after works.
+    let before = server.access_token(&server.reader, analytics).await;
+    assert_eq!(works(before.clone()).await, StatusCode::OK);
+    let (status, rotated) = call(&server, Method::POST, &format!("/api/apps/{reader_id}/secret"), &owner, None).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let reader = (reader_id.clone(), rotated["client_secret"].as_str().unwrap().to_string());
+    let (status, refused) = server.query(&ws, &before, "print 1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("revoked"), "{refused}");
+    assert_eq!(works(server.access_token(&reader, analytics).await).await, StatusCode::OK);
+
+    // Disabled: its tokens stop working and it gets no new one; enabled again, it does.
+    let held = server.access_token(&reader, analytics).await;
+    let path = format!("/api/apps/{reader_id}");
+    let (status, app) = call(&server, Method::PATCH, &path, &owner, Some(json!({"enabled": false}))).await;
+    assert_eq!((status, &app["enabled"]), (StatusCode::OK, &json!(false)), "{app}");
+    assert_eq!(works(held).await, StatusCode::UNAUTHORIZED);
+    let refused = server.token(&server.tenant, &reader, analytics).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let refused: Json = refused.json().await.unwrap();
+    assert_eq!(
+        (refused["error"].as_str(), refused["error_codes"][0].as_i64()),
+        (Some("unauthorized_client"), Some(7000112))
+    );
+    call(&server, Method::PATCH, &path, &owner, Some(json!({"enabled": true}))).await;
+    assert_eq!(works(server.access_token(&reader, analytics).await).await, StatusCode::OK);
+
+    // A role assignment removed: forbidden on the next request, with the same token.
+    let held = server.access_token(&reader, analytics).await;
+    let (_, assignments) = call(&server, Method::GET, "/api/roleAssignments", &owner, None).await;
+    let assignment = assignments.as_array().unwrap().iter().find(|a| a["principal"] == reader_id.as_str()).unwrap();
+    assert!(assignment.get("issuer").is_none(), "a Vigil application has no issuer: {assignment}");
+    let removed = format!("/api/roleAssignments/{}", assignment["id"].as_str().unwrap());
+    assert_eq!(call(&server, Method::DELETE, &removed, &owner, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(works(held.clone()).await, StatusCode::FORBIDDEN);
+    assert_eq!(call(&server, Method::DELETE, &removed, &owner, None).await.0, StatusCode::NOT_FOUND);
+    let grant = json!({"principal": reader_id, "role": "Reader", "scope": "workspace/default"});
+    assert_eq!(call(&server, Method::POST, "/api/roleAssignments", &owner, Some(grant)).await.0, StatusCode::CREATED);
+    assert_eq!(works(held.clone()).await, StatusCode::OK);
+
+    // Signed out everywhere: every token held stops working, new ones work.
+    let revoke = json!({"principal": reader_id});
+    let (status, revoked) = call(&server, Method::POST, "/api/revokeSessions", &owner, Some(revoke)).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    assert_eq!(works(held).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(works(server.access_token(&reader, analytics).await).await, StatusCode::OK);
+
+    // A person of the external issuer, signed out, then the issuer no longer trusted.
+    let person = PrincipalId::external(IDP_ISSUER, "u-carol");
+    let grant = json!({"principal": "u-carol", "issuer": IDP_ISSUER, "role": "Reader", "scope": "tenant"});
+    assert_eq!(call(&server, Method::POST, "/api/roleAssignments", &owner, Some(grant)).await.0, StatusCode::CREATED);
+    let carol = || idp.user_token("https://api.loganalytics.io", "u-carol", "soc-console", "carol@acme.example");
+    let held = carol();
+    assert_eq!(works(held.clone()).await, StatusCode::OK);
+    let revoke = json!({"principal": "u-carol", "issuer": IDP_ISSUER});
+    assert_eq!(call(&server, Method::POST, "/api/revokeSessions", &owner, Some(revoke)).await.0, StatusCode::OK);
+    assert_eq!(works(held).await, StatusCode::UNAUTHORIZED, "issued before the revocation");
+    let not_before = server.state.not_before(&server.tenant, &person).await.unwrap().unwrap();
+    let later = idp.token_with(&idp.key, "https://api.loganalytics.io", json!({"oid": "u-carol", "iat": not_before}));
+    assert_eq!(works(later.clone()).await, StatusCode::OK, "issued after it");
+    let mut distrust = reqwest::Url::parse("https://vigil/api/issuers").unwrap();
+    distrust.query_pairs_mut().append_pair("issuer", IDP_ISSUER);
+    let distrust = format!("/api/issuers?{}", distrust.query().unwrap());
+    assert_eq!(call(&server, Method::DELETE, &distrust, &owner, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(works(later).await, StatusCode::UNAUTHORIZED, "the issuer is not trusted any more");
+    let (_, issuers) = call(&server, Method::GET, "/api/issuers", &owner, None).await;
+    assert_eq!(issuers, json!([]));
+    let plain = json!({"issuer": IDP_ISSUER, "jwks_uri": "http://idp.example.com/keys"});
+    assert_eq!(call(&server, Method::POST, "/api/issuers", &owner, Some(plain)).await.0, StatusCode::BAD_REQUEST);
+
+    // Deleted: its tokens stop working, its secret is unknown, its roles are gone.
+    let held = server.access_token(&reader, analytics).await;
+    assert_eq!(call(&server, Method::DELETE, &path, &owner, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(works(held).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.token(&server.tenant, &reader, analytics).await.status(), StatusCode::UNAUTHORIZED);
+    let (_, assignments) = call(&server, Method::GET, "/api/roleAssignments", &owner, None).await;
+    assert!(assignments.as_array().unwrap().iter().all(|a| a["principal"] != reader_id.as_str()), "{assignments}");
+
+    // Only an Owner manages any of it, and an Owner cannot lock itself out.
+    let publisher = server.access_token(&server.publisher, management).await;
+    assert_eq!(call(&server, Method::GET, "/api/roleAssignments", &publisher, None).await.0, StatusCode::FORBIDDEN);
+    let (_, me) = call(&server, Method::GET, "/api/me", &owner, None).await;
+    let own = format!("/api/apps/{}", me["principal"]["id"].as_str().unwrap());
+    assert_eq!(call(&server, Method::DELETE, &own, &owner, None).await.0, StatusCode::BAD_REQUEST);
 }
 
 /// Defender for Endpoint's alert properties, as its API reference lists them.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::{Value as Json, json};
-use vigil_control::{Control, Role, Scope, Tenant};
+use vigil_control::{Control, ExternalIssuer, PrincipalId, Role, Scope, Tenant};
 use vigil_server::config::{ServerConfig, TlsMode};
 
 use crate::Failure;
@@ -122,6 +122,25 @@ pub enum AppCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Give an application a new secret (printed only now); the old secret and every token
+    /// obtained with it stop working.
+    RotateSecret(AppTarget),
+    /// Disable an application: it gets no token, and its tokens stop working.
+    Disable(AppTarget),
+    /// Enable a disabled application again.
+    Enable(AppTarget),
+    /// Delete an application and its role assignments; its tokens stop working.
+    Delete(AppTarget),
+}
+
+#[derive(Args)]
+pub struct AppTarget {
+    #[command(flatten)]
+    data: DataDirArgs,
+    #[arg(long)]
+    tenant: Option<String>,
+    #[arg(long)]
+    client_id: String,
 }
 
 #[derive(Subcommand)]
@@ -136,14 +155,45 @@ pub enum TenantCommand {
         /// The issuer, exactly as its tokens' `iss` claim names it.
         #[arg(long)]
         issuer: String,
+        /// Where its keys are (https only).
         #[arg(long, value_name = "URL")]
         jwks_uri: String,
+    },
+    /// Stop accepting an issuer's tokens; its subjects' role assignments are removed.
+    DistrustIssuer {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        issuer: String,
+    },
+    /// The issuers a tenant trusts.
+    Issuers {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Sign a principal out everywhere: every token it holds stops working; new ones work.
+    RevokeSessions {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// An application's client id, or an external subject (its `oid`, else `sub`).
+        #[arg(long)]
+        principal: String,
+        /// The issuer of an external subject.
+        #[arg(long)]
+        issuer: Option<String>,
     },
 }
 
 #[derive(Subcommand)]
 pub enum RoleCommand {
-    /// Give a principal (an application's client id, or an external issuer's subject) a role.
+    /// Give a principal a role: an application's client id, or an external issuer's subject
+    /// (its `oid`, else `sub`) with --issuer.
     Assign {
         #[command(flatten)]
         data: DataDirArgs,
@@ -151,10 +201,30 @@ pub enum RoleCommand {
         tenant: Option<String>,
         #[arg(long)]
         principal: String,
+        /// The issuer of an external subject, as its tokens' `iss` names it.
+        #[arg(long)]
+        issuer: Option<String>,
         #[arg(long)]
         role: String,
         #[arg(long)]
         scope: String,
+    },
+    /// Prints [{"id","principal","issuer","role","scope"}].
+    List {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove a role assignment (by the id `role list` prints); it takes effect on the
+    /// principal's next request.
+    Remove {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        id: String,
     },
 }
 
@@ -251,45 +321,116 @@ pub async fn app(command: AppCommand) -> Result<(), Failure> {
         AppCommand::List { data, tenant: tenant_name } => {
             let (_, control) = open(&data).await?;
             let tenant = tenant(&control, tenant_name.as_deref()).await?;
-            let failed = |e: vigil_control::ControlError| Failure::Query(e.to_string());
             let mut apps = Vec::new();
             for app in control.apps(&tenant.id).await.map_err(failed)? {
-                let roles = control.role_assignments(&tenant.id, Some(&app.client_id)).await.map_err(failed)?;
+                let principal = PrincipalId::app(&app.client_id);
+                let roles = control.role_assignments(&tenant.id, Some(&principal)).await.map_err(failed)?;
                 apps.push(json!({
                     "client_id": app.client_id,
                     "name": app.name,
+                    "enabled": app.enabled,
                     "secret_expires_at": app.secret_expires_at,
-                    "roles": roles.iter().map(|r| json!({"role": r.role, "scope": r.scope})).collect::<Vec<_>>(),
+                    "roles": roles.iter().map(|r| json!({"id": r.id, "role": r.role, "scope": r.scope})).collect::<Vec<_>>(),
                 }));
             }
             output::json(&Json::Array(apps))?;
             Ok(())
         }
+        AppCommand::RotateSecret(target) => {
+            let (control, tenant) = target.open().await?;
+            let app = control.rotate_secret(&tenant.id, &target.client_id).await.map_err(failed)?;
+            output::json(&serde_json::to_value(app).unwrap_or_default())?;
+            Ok(())
+        }
+        AppCommand::Disable(target) => set_enabled(target, false).await,
+        AppCommand::Enable(target) => set_enabled(target, true).await,
+        AppCommand::Delete(target) => {
+            let (control, tenant) = target.open().await?;
+            control.delete_app(&tenant.id, &target.client_id).await.map_err(failed)?;
+            output::json(&json!({"deleted": target.client_id}))?;
+            Ok(())
+        }
+    }
+}
+
+impl AppTarget {
+    async fn open(&self) -> Result<(Control, Tenant), Failure> {
+        let (_, control) = open(&self.data).await?;
+        let tenant = tenant(&control, self.tenant.as_deref()).await?;
+        Ok((control, tenant))
+    }
+}
+
+async fn set_enabled(target: AppTarget, enabled: bool) -> Result<(), Failure> {
+    let (control, tenant) = target.open().await?;
+    let app = control.set_app_enabled(&tenant.id, &target.client_id, enabled).await.map_err(failed)?;
+    output::json(&json!({"client_id": app.client_id, "name": app.name, "enabled": app.enabled}))?;
+    Ok(())
+}
+
+fn failed(error: vigil_control::ControlError) -> Failure {
+    match error {
+        vigil_control::ControlError::Storage(_) => Failure::Query(error.to_string()),
+        _ => Failure::Usage(error.to_string()),
     }
 }
 
 pub async fn tenant_command(command: TenantCommand) -> Result<(), Failure> {
-    let TenantCommand::TrustIssuer { data, tenant: tenant_name, issuer, jwks_uri } = command;
-    if !(jwks_uri.starts_with("https://") || jwks_uri.starts_with("http://")) {
-        return Err(Failure::Usage(format!("--jwks-uri must be an http(s) URL, got '{jwks_uri}'")));
+    match command {
+        TenantCommand::TrustIssuer { data, tenant: tenant_name, issuer, jwks_uri } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            let trusted = ExternalIssuer::checked(&tenant.id, &issuer, &jwks_uri).map_err(Failure::Usage)?;
+            control.add_external_issuer(&trusted).await.map_err(failed)?;
+            output::json(&serde_json::to_value(trusted).unwrap_or_default())
+        }
+        TenantCommand::DistrustIssuer { data, tenant: tenant_name, issuer } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            control.remove_external_issuer(&tenant.id, &issuer).await.map_err(failed)?;
+            output::json(&json!({"tenant_id": tenant.id, "distrusted": issuer}))
+        }
+        TenantCommand::Issuers { data, tenant: tenant_name } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            let issuers = control.external_issuers(Some(&tenant.id)).await.map_err(failed)?;
+            output::json(&serde_json::to_value(issuers).unwrap_or_default())
+        }
+        TenantCommand::RevokeSessions { data, tenant: tenant_name, principal, issuer } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            let principal = control.principal(&tenant.id, &principal, issuer.as_deref()).await.map_err(failed)?;
+            let not_before = control.revoke_tokens(&tenant.id, &principal).await.map_err(failed)?;
+            let not_before = chrono::DateTime::from_timestamp(not_before, 0).map(|t| t.to_rfc3339());
+            output::json(&json!({"principal": principal, "tokensIssuedBefore": not_before}))
+        }
     }
-    let (_, control) = open(&data).await?;
-    let tenant = tenant(&control, tenant_name.as_deref()).await?;
-    let trusted = vigil_control::ExternalIssuer { tenant_id: tenant.id, issuer, jwks_uri };
-    control.add_external_issuer(&trusted).await.map_err(|e| Failure::Query(e.to_string()))?;
-    output::json(&serde_json::to_value(trusted).unwrap_or_default())?;
-    Ok(())
 }
 
 pub async fn role(command: RoleCommand) -> Result<(), Failure> {
-    let RoleCommand::Assign { data, tenant: tenant_name, principal, role, scope } = command;
-    let (_, control) = open(&data).await?;
-    let tenant = tenant(&control, tenant_name.as_deref()).await?;
-    let role: Role = role.parse().map_err(Failure::Usage)?;
-    let scope = control.resolve_scope(&tenant.id, &scope).await.map_err(|e| Failure::Usage(e.to_string()))?;
-    control.assign_role(&tenant.id, &principal, role, &scope).await.map_err(|e| Failure::Query(e.to_string()))?;
-    output::json(&json!({"tenant_id": tenant.id, "principal": principal, "role": role.name(), "scope": scope.key()}))?;
-    Ok(())
+    match command {
+        RoleCommand::Assign { data, tenant: tenant_name, principal, issuer, role, scope } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            let role: Role = role.parse().map_err(Failure::Usage)?;
+            let scope = control.resolve_scope(&tenant.id, &scope).await.map_err(failed)?;
+            let principal = control.principal(&tenant.id, &principal, issuer.as_deref()).await.map_err(failed)?;
+            let assignment = control.assign_role(&tenant.id, &principal, role, &scope).await.map_err(failed)?;
+            output::json(&serde_json::to_value(assignment).unwrap_or_default())
+        }
+        RoleCommand::List { data, tenant: tenant_name } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            let assignments = control.role_assignments(&tenant.id, None).await.map_err(failed)?;
+            output::json(&serde_json::to_value(assignments).unwrap_or_default())
+        }
+        RoleCommand::Remove { data, tenant: tenant_name, id } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            control.remove_role_assignment(&tenant.id, &id).await.map_err(failed)?;
+            output::json(&json!({"removed": id}))
+        }
+    }
 }
 
 pub async fn table(command: TableCommand) -> Result<(), Failure> {

@@ -357,3 +357,79 @@ fn admin_commands_work_on_a_fresh_data_dir() {
     assert!(again.status.success(), "{}", stderr(&again));
     assert!(!stderr(&again).contains("owner-credential.json"), "{}", stderr(&again));
 }
+
+/// The revocation commands of the hardening issue's item 5, on the data dir as a server would
+/// find it on its next request.
+#[test]
+fn applications_roles_and_issuers_are_revoked_from_the_command_line() {
+    let data = scratch("revocation").join("vigil");
+    let data_arg = data.to_str().unwrap();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--data-dir", data_arg]);
+        let output = vigil(&all, None);
+        assert!(output.status.success(), "vigil {args:?}: {}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("vigil {args:?}: {e}: {}", stdout(&output)))
+    };
+    let app = json(&["app", "create", "--name", "analyst", "--role", "Reader", "--scope", "workspace/default"]);
+    let client_id = app["client_id"].as_str().unwrap();
+    let issuer = "https://idp.example.com/realms/acme";
+    let refused = vigil(
+        &[
+            "tenant",
+            "trust-issuer",
+            "--data-dir",
+            data_arg,
+            "--issuer",
+            issuer,
+            "--jwks-uri",
+            "http://idp.example.com/keys",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(2), "keys over plain HTTP: {}", stderr(&refused));
+    assert!(stderr(&refused).contains("https://"), "{}", stderr(&refused));
+    json(&["tenant", "trust-issuer", "--issuer", issuer, "--jwks-uri", "https://idp.example.com/keys"]);
+    assert_eq!(json(&["tenant", "issuers"])[0]["issuer"], issuer);
+    let person = json(&[
+        "role",
+        "assign",
+        "--issuer",
+        issuer,
+        "--principal",
+        "u-alice",
+        "--role",
+        "Responder",
+        "--scope",
+        "tenant",
+    ]);
+    assert_eq!((person["principal"].as_str(), person["issuer"].as_str()), (Some("u-alice"), Some(issuer)), "{person}");
+    let unknown = vigil(
+        &["role", "assign", "--data-dir", data_arg, "--principal", "nobody", "--role", "Reader", "--scope", "tenant"],
+        None,
+    );
+    assert!(!unknown.status.success() && stderr(&unknown).contains("no application 'nobody'"), "{}", stderr(&unknown));
+
+    let listed = json(&["role", "list"]);
+    let own = listed.as_array().unwrap().iter().find(|a| a["principal"] == client_id).expect("the app's role");
+    assert!(own.get("issuer").is_none(), "{own}");
+    json(&["role", "remove", "--id", own["id"].as_str().unwrap()]);
+    assert!(json(&["role", "list"]).as_array().unwrap().iter().all(|a| a["principal"] != client_id));
+
+    assert_eq!(json(&["app", "disable", "--client-id", client_id])["enabled"], false);
+    let apps = json(&["app", "list"]);
+    assert_eq!(apps.as_array().unwrap().iter().find(|a| a["client_id"] == client_id).unwrap()["enabled"], false);
+    assert_eq!(json(&["app", "enable", "--client-id", client_id])["enabled"], true);
+    let rotated = json(&["app", "rotate-secret", "--client-id", client_id]);
+    assert!(rotated["client_secret"].as_str().is_some_and(|s| s != app["client_secret"].as_str().unwrap()));
+    let revoked = json(&["tenant", "revoke-sessions", "--principal", "u-alice", "--issuer", issuer]);
+    assert!(revoked["tokensIssuedBefore"].is_string(), "{revoked}");
+    json(&["tenant", "distrust-issuer", "--issuer", issuer]);
+    assert!(
+        json(&["role", "list"]).as_array().unwrap().iter().all(|a| a["principal"] != "u-alice"),
+        "its subjects' roles go with it"
+    );
+    json(&["app", "delete", "--client-id", client_id]);
+    let gone = vigil(&["app", "delete", "--data-dir", data_arg, "--client-id", client_id], None);
+    assert!(!gone.status.success() && stderr(&gone).contains("no application"), "{}", stderr(&gone));
+}

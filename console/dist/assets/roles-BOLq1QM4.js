@@ -1,1 +1,0 @@
-import{i,q as u}from"./index-rxVgzvRI.js";const o=new Set(["Owner","Contributor"]);function f(t,e){return t?t.roles.some(({role:s,scope:a})=>{if(!o.has(s))return!1;const[r,n=""]=a.split(/[:/](.*)/s);return r==="tenant"?n===""||n===t.tenant.id||n===t.tenant.name:r==="workspace"?n===e.id||n===e.name:!1}):!1}function l(){return f(u(),i())}export{l as u};
