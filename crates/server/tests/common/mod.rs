@@ -46,7 +46,49 @@ pub async fn start() -> Server {
 
 /// A server whose configuration `configure` changes first (limits, intervals).
 pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    let (running, bootstrap) = serve_dir(tempfile::tempdir().unwrap(), configure).await;
+    let bootstrap = bootstrap.expect("a fresh data dir is bootstrapped");
+    let control = &running.state.control;
+    let ws = bootstrap.workspace.id.clone();
+    control.put_table(&ws, &keeper_file("KepperSecurity_table.json")).await.unwrap();
+    control.put_table(&ws, OTHER_TABLE).await.unwrap();
+    let check = &vigil_content::check_transform;
+    let dcr = control.put_dcr(&ws, &keeper_file("KeeperSecurityEventLogs_DCR.json"), check).await.unwrap().immutable_id;
+    let other_dcr = control.put_dcr(&ws, OTHER_DCR, check).await.unwrap().immutable_id;
+    let tenant = bootstrap.tenant.id.clone();
+    let publisher = control
+        .create_app(&tenant, "keeper", &[(Role::MonitoringMetricsPublisher, Scope::Dcr(dcr.clone()))], None)
+        .await
+        .unwrap();
+    let reader =
+        control.create_app(&tenant, "analyst", &[(Role::Reader, Scope::Workspace(ws.clone()))], None).await.unwrap();
+    Server {
+        url: running.url,
+        client: running.client,
+        state: running.state,
+        tenant,
+        workspace: ws,
+        dcr,
+        other_dcr,
+        publisher: (publisher.client_id, publisher.client_secret),
+        reader: (reader.client_id, reader.client_secret),
+        _dir: running.dir,
+    }
+}
+
+/// A real server over HTTPS on a data dir as it is (fresh, or written before).
+pub struct Running {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    pub dir: tempfile::TempDir,
+}
+
+/// Serves `dir`: what the first start of a fresh data dir created, if it was fresh.
+pub async fn serve_dir(
+    dir: tempfile::TempDir,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> (Running, Option<vigil_control::Bootstrap>) {
     let mut config = ServerConfig {
         data_dir: dir.path().to_path_buf(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -61,22 +103,6 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
     config.public_url = Some(format!("https://localhost:{port}"));
     configure(&mut config);
     let (state, bootstrap) = vigil_server::open(config.clone()).await.unwrap();
-    let bootstrap = bootstrap.unwrap();
-    let control = &state.control;
-    let ws = bootstrap.workspace.id.clone();
-    control.put_table(&ws, &keeper_file("KepperSecurity_table.json")).await.unwrap();
-    control.put_table(&ws, OTHER_TABLE).await.unwrap();
-    let check = &vigil_content::check_transform;
-    let dcr = control.put_dcr(&ws, &keeper_file("KeeperSecurityEventLogs_DCR.json"), check).await.unwrap().immutable_id;
-    let other_dcr = control.put_dcr(&ws, OTHER_DCR, check).await.unwrap().immutable_id;
-    let tenant = bootstrap.tenant.id.clone();
-    let publisher = control
-        .create_app(&tenant, "keeper", &[(Role::MonitoringMetricsPublisher, Scope::Dcr(dcr.clone()))], None)
-        .await
-        .unwrap();
-    let reader =
-        control.create_app(&tenant, "analyst", &[(Role::Reader, Scope::Workspace(ws.clone()))], None).await.unwrap();
-
     let (cert, key) = vigil_server::tls::self_signed(dir.path()).unwrap();
     let tls = vigil_server::tls::rustls_config(&cert, &key).await.unwrap();
     let handle = axum_server::Handle::new();
@@ -94,18 +120,7 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
     let pem = std::fs::read(&cert).unwrap();
     let client =
         reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap();
-    Server {
-        url: format!("https://localhost:{}", address.port()),
-        client,
-        state,
-        tenant,
-        workspace: ws,
-        dcr,
-        other_dcr,
-        publisher: (publisher.client_id, publisher.client_secret),
-        reader: (reader.client_id, reader.client_secret),
-        _dir: dir,
-    }
+    (Running { url: format!("https://localhost:{}", address.port()), client, state, dir }, bootstrap)
 }
 
 impl Server {
