@@ -162,6 +162,9 @@ def main():
               f"({len(acknowledged) * RECORDS_PER_REQUEST} records), each stored exactly once")
     finally:
         shutil.rmtree(data, ignore_errors=True)
+        # The key that seals the data dir's secrets lives beside it.
+        if os.path.exists(data + ".key"):
+            os.remove(data + ".key")
 
 
 if __name__ == "__main__":

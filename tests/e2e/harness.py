@@ -56,7 +56,9 @@ class Vigil:
     def start(self):
         log_path = os.path.join(os.path.dirname(self.data), f"serve-{len(self.logs) + 1}.log")
         self.logs.append(log_path)
-        env = dict(os.environ, RUST_LOG="info", NO_COLOR="1")
+        # The webhook receiver and the SMTP server of these tests listen on this machine, which
+        # playbooks may call only when the operator allows it.
+        env = dict(os.environ, RUST_LOG="info", NO_COLOR="1", VIGIL_OUTBOUND_ALLOW="127.0.0.1")
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [self.binary, "serve", "--data-dir", self.data, "--listen", "127.0.0.1:0", "--tls-self-signed"],

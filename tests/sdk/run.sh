@@ -14,7 +14,7 @@ if [ ! -x "$venv/bin/python" ]; then python3 -m venv "$venv"; fi
 
 data="$(mktemp -d)"
 log="$data/serve.log"
-cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$data"; }
+cleanup() { [ -n "${server:-}" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$data" "$data.key"; }
 trap cleanup EXIT
 
 RUST_LOG=debug "$vigil" serve --data-dir "$data" --listen 127.0.0.1:0 --tls-self-signed >"$log" 2>&1 &

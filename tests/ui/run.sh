@@ -57,7 +57,7 @@ rmdir "$data"
 log="$(mktemp)"
 "$vigil" demo --data-dir "$data" --listen "127.0.0.1:$port" --rate 1 >"$log" 2>&1 &
 demo=$!
-trap 'kill $demo 2>/dev/null || true; wait $demo 2>/dev/null || true; rm -rf "$data"' EXIT
+trap 'kill $demo 2>/dev/null || true; wait $demo 2>/dev/null || true; rm -rf "$data" "$data.key"' EXIT
 # Waits for the demo's listening line as long as it runs (the guard only stops a hung start).
 for _ in $(seq 1 1500); do
   [ -f "$data/owner-credential.json" ] && grep -q "Vigil listening" "$log" && break

@@ -69,9 +69,11 @@ async fn run_in(dir: &Path, scratch: &Path, verbose: bool) -> Result<Outcomes, S
     let rules = read_flat(dir, "rules")?;
     let hunting = read_flat(dir, "hunting")?;
     let parsers = read_flat(dir, "parsers")?;
-    let control = Control::open(scratch).await.map_err(|e| e.to_string())?;
+    // A scratch data dir for this run only: its secrets need no key that outlives it.
+    let seal = vigil_control::SealKey::generate();
+    let control = Control::open(scratch, seal.clone()).await.map_err(|e| e.to_string())?;
     let bootstrap = control.bootstrap().await.map_err(|e| e.to_string())?.ok_or("a fresh data dir")?;
-    let detection = Detection::open(&scratch.join("detection.db")).await.map_err(|e| e.to_string())?;
+    let detection = Detection::open(&scratch.join("detection.db"), seal).await.map_err(|e| e.to_string())?;
     // This machine has no internet: documents the content reads with `externaldata` come from a
     // mirror folder that stands in for their web servers, with an empty document at each URL.
     let mirror = scratch.join("mirror");
@@ -88,12 +90,14 @@ async fn run_in(dir: &Path, scratch: &Path, verbose: bool) -> Result<Outcomes, S
             }
         }
     }
-    let documents =
-        vigil_server::external_data::OutsideDocuments::new(vigil_server::external_data::ExternalDataConfig {
+    let documents = vigil_server::external_data::OutsideDocuments::new(
+        vigil_server::external_data::ExternalDataConfig {
             mirror_dir: Some(mirror),
             internet: false,
             ..Default::default()
-        });
+        },
+        Default::default(),
+    );
     let engine = Engine::new().with_external_data(Arc::new(documents));
     // The ASIM parsers every workspace has, as Sentinel's built-in parsers.
     let asim: Vec<SourceFile> = parsers.iter().filter(|p| p.solution.is_none()).map(|p| p.source.clone()).collect();

@@ -20,6 +20,7 @@ use sqlx::sqlite::SqlitePool;
 use sqlx::{Row, Sqlite, Transaction};
 use vigil_catalog::{TableSchema, parse_table_json};
 use vigil_kql_functions::{KqlColumn, KqlType};
+pub use vigil_seal::SealKey;
 
 pub use dcr::{DataFlow, DcrDefinition, parse_dcr};
 pub use functions::SavedFunction;
@@ -210,6 +211,8 @@ pub type TransformCheck<'a> = &'a (dyn Fn(&str, &[KqlColumn]) -> std::result::Re
 #[derive(Clone)]
 pub struct Control {
     pool: SqlitePool,
+    /// Seals the token signing keys at rest.
+    seal: SealKey,
 }
 
 /// The control database's schema, by steps (see `vigil_sqlite`): never edit one, add one.
@@ -290,14 +293,34 @@ fn now_text() -> String {
 }
 
 impl Control {
-    /// Opens (creating if needed) the control database of a data dir.
-    pub async fn open(data_dir: &Path) -> Result<Control> {
+    /// Opens (creating if needed) the control database of a data dir, whose secrets are sealed
+    /// with `seal`. Signing keys written before sealing are sealed now.
+    pub async fn open(data_dir: &Path, seal: SealKey) -> Result<Control> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| ControlError::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
         let pool = vigil_sqlite::open(&data_dir.join("control.db"), MIGRATIONS)
             .await
             .map_err(|e| ControlError::Storage(e.to_string()))?;
-        Ok(Control { pool })
+        let control = Control { pool, seal };
+        control.seal_signing_keys().await?;
+        Ok(control)
+    }
+
+    async fn seal_signing_keys(&self) -> Result<()> {
+        let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys").fetch_all(&self.pool).await?;
+        for row in rows {
+            let stored: Vec<u8> = row.get(1);
+            if SealKey::is_sealed(&stored) {
+                continue;
+            }
+            let kid: String = row.get(0);
+            sqlx::query("UPDATE signing_keys SET pkcs8 = ? WHERE kid = ?")
+                .bind(self.seal.seal(&stored))
+                .bind(kid)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A number that changes whenever anything here changes, in this process or another.
@@ -908,14 +931,20 @@ impl Control {
         let rows = sqlx::query("SELECT kid, pkcs8 FROM signing_keys ORDER BY created_at DESC, kid")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(|r| SigningKey { kid: r.get(0), pkcs8: r.get(1) }).collect())
+        rows.iter()
+            .map(|r| {
+                let stored: Vec<u8> = r.get(1);
+                let pkcs8 = self.seal.open(&stored).map_err(|e| ControlError::Storage(format!("signing key: {e}")))?;
+                Ok(SigningKey { kid: r.get(0), pkcs8 })
+            })
+            .collect()
     }
 
     pub async fn add_signing_key(&self, key: &SigningKey) -> Result<()> {
         let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES (?, ?, ?)")
             .bind(&key.kid)
-            .bind(&key.pkcs8)
+            .bind(self.seal.seal(&key.pkcs8))
             .bind(now_text())
             .execute(&mut *tx)
             .await?;
@@ -1135,7 +1164,7 @@ mod tests {
         .await
         .unwrap();
         old.close().await;
-        let control = Control::open(dir.path()).await.unwrap();
+        let control = Control::open(dir.path(), SealKey::generate()).await.unwrap();
         let issuer = |tenant: &'static str| {
             let control = control.clone();
             async move {

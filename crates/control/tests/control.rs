@@ -3,8 +3,15 @@
 
 use std::path::PathBuf;
 
-use vigil_control::{AppAuthError, Control, ControlError, ExternalIssuer, PrincipalId, Role, Scope};
+use vigil_control::{
+    AppAuthError, Control, ControlError, ExternalIssuer, PrincipalId, Role, Scope, SealKey, SigningKey,
+};
 use vigil_kql_functions::KqlColumn;
+
+/// One secrets key for every opening of a test's data dir, as a server's key file is.
+fn key() -> SealKey {
+    SealKey::from_text("dGhlIHRlc3RzJyBzZWNyZXRzIGtleSwgMzIgYnl0ZXM=").unwrap()
+}
 
 fn check_transform(transform: &str, columns: &[KqlColumn]) -> Result<(), String> {
     vigil_kql::Engine::new().check_transform(transform, columns)
@@ -20,7 +27,7 @@ fn keeper_file(name: &str) -> String {
 #[tokio::test]
 async fn bootstrap_creates_a_tenant_workspace_and_owner_once() {
     let dir = tempfile::tempdir().unwrap();
-    let control = Control::open(dir.path()).await.unwrap();
+    let control = Control::open(dir.path(), key()).await.unwrap();
     let first = control.bootstrap().await.unwrap().expect("first start bootstraps");
     assert_eq!(first.workspace.tenant_id, first.tenant.id);
     assert!(control.bootstrap().await.unwrap().is_none(), "second start does not");
@@ -47,14 +54,14 @@ async fn bootstrap_creates_a_tenant_workspace_and_owner_once() {
         "an owner is not a publisher"
     );
     // A second process sees the same state.
-    let other = Control::open(dir.path()).await.unwrap();
+    let other = Control::open(dir.path(), key()).await.unwrap();
     assert_eq!(other.workspaces(None).await.unwrap(), vec![first.workspace.clone()]);
 }
 
 #[tokio::test]
 async fn credentials_are_checked_and_secrets_rotate() {
     let dir = tempfile::tempdir().unwrap();
-    let control = Control::open(dir.path()).await.unwrap();
+    let control = Control::open(dir.path(), key()).await.unwrap();
     let boot = control.bootstrap().await.unwrap().unwrap();
     let tenant = &boot.tenant.id;
     let app = control.create_app(tenant, "keeper", &[], None).await.unwrap();
@@ -83,7 +90,7 @@ async fn credentials_are_checked_and_secrets_rotate() {
 #[tokio::test]
 async fn keeper_table_and_dcr_load_as_they_are() {
     let dir = tempfile::tempdir().unwrap();
-    let control = Control::open(dir.path()).await.unwrap();
+    let control = Control::open(dir.path(), key()).await.unwrap();
     let boot = control.bootstrap().await.unwrap().unwrap();
     let ws = &boot.workspace.id;
     let dcr_json = keeper_file("KeeperSecurityEventLogs_DCR.json");
@@ -140,7 +147,7 @@ async fn keeper_table_and_dcr_load_as_they_are() {
 #[tokio::test]
 async fn bad_definitions_are_refused_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let control = Control::open(dir.path()).await.unwrap();
+    let control = Control::open(dir.path(), key()).await.unwrap();
     let boot = control.bootstrap().await.unwrap().unwrap();
     let ws = &boot.workspace.id;
     let no_time = r#"{"name":"X_CL","properties":{"schema":{"name":"X_CL","columns":[{"name":"a","type":"string"}]}}}"#;
@@ -173,7 +180,7 @@ async fn bad_definitions_are_refused_with_the_reason() {
 #[tokio::test]
 async fn principals_are_issuer_and_subject_and_can_be_revoked() {
     let dir = tempfile::tempdir().unwrap();
-    let control = Control::open(dir.path()).await.unwrap();
+    let control = Control::open(dir.path(), key()).await.unwrap();
     let boot = control.bootstrap().await.unwrap().unwrap();
     let (tenant, ws) = (&boot.tenant.id, &boot.workspace.id);
     let app = control.create_app(tenant, "soc", &[(Role::Reader, Scope::Workspace(ws.clone()))], None).await.unwrap();
@@ -235,4 +242,36 @@ async fn principals_are_issuer_and_subject_and_can_be_revoked() {
     assert_eq!(control.authenticate_app(tenant, &app.client_id, &secret).await, Err(AppAuthError::UnknownClient));
     assert!(control.role_assignments(tenant, Some(&PrincipalId::app(&app.client_id))).await.unwrap().is_empty());
     assert!(not_before().await.is_some(), "the revocation outlives the application");
+}
+
+/// Item 3 of the hardening issue: on ac06a67 the signing keys lay in control.db as they are, so
+/// any copy of the data dir could sign tokens.
+#[tokio::test]
+async fn signing_keys_are_sealed_at_rest_with_a_key_kept_apart() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let control = Control::open(dir.path(), key()).await.unwrap();
+    let secret = b"-----the PKCS#8 bytes of a signing key-----".to_vec();
+    control.add_signing_key(&SigningKey { kid: "k1".into(), pkcs8: secret.clone() }).await.unwrap();
+    assert_eq!(control.signing_keys().await.unwrap()[0].pkcs8, secret);
+
+    let raw =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("control.db").display())).await.unwrap();
+    let stored: Vec<u8> = sqlx::query("SELECT pkcs8 FROM signing_keys").fetch_one(&raw).await.unwrap().get(0);
+    assert!(SealKey::is_sealed(&stored) && !stored.windows(secret.len()).any(|w| w == secret));
+
+    // A key written before sealing is sealed when the data dir opens.
+    sqlx::query("INSERT INTO signing_keys (kid, pkcs8, created_at) VALUES ('old', ?, '2000-01-01')")
+        .bind(secret.clone())
+        .execute(&raw)
+        .await
+        .unwrap();
+    Control::open(dir.path(), key()).await.unwrap();
+    let stored: Vec<u8> =
+        sqlx::query("SELECT pkcs8 FROM signing_keys WHERE kid = 'old'").fetch_one(&raw).await.unwrap().get(0);
+    assert!(SealKey::is_sealed(&stored));
+
+    let stranger = Control::open(dir.path(), SealKey::generate()).await.unwrap();
+    let refused = stranger.signing_keys().await.unwrap_err();
+    assert!(refused.to_string().contains("sealed with another key"), "{refused}");
 }

@@ -14,6 +14,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::{Value as Json, json};
 use sha2::Sha256;
 use tokio::sync::watch;
+use vigil_outbound::OutboundPolicy;
 
 use crate::api::{alert_json, incident_json};
 use crate::automation::{Playbook, PlaybookTarget};
@@ -27,14 +28,14 @@ pub const SIGNATURE_HEADER: &str = "X-Vigil-Signature";
 
 pub struct Deliverer {
     detection: Arc<Detection>,
-    http: reqwest::Client,
+    outbound: OutboundPolicy,
     /// Where links in messages point: the console's base URL.
     public_url: String,
 }
 
 impl Deliverer {
-    pub fn new(detection: Arc<Detection>, public_url: &str) -> Deliverer {
-        Deliverer { detection, http: http_client(), public_url: public_url.trim_end_matches('/').to_string() }
+    pub fn new(detection: Arc<Detection>, public_url: &str, outbound: OutboundPolicy) -> Deliverer {
+        Deliverer { detection, outbound, public_url: public_url.trim_end_matches('/').to_string() }
     }
 
     /// Delivers due playbooks until `shutdown` turns true.
@@ -87,7 +88,7 @@ impl Deliverer {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("playbook '{}' no longer exists", delivery.playbook))?;
         let payload = self.payload(delivery).await?;
-        send(&self.http, &playbook, &payload).await
+        send(&self.outbound, &playbook, &payload).await
     }
 
     /// What the playbook is about: the event, and the incident or alert in the APIs' shape.
@@ -164,12 +165,14 @@ fn summary(payload: &Json) -> (String, Vec<(String, String)>) {
     (headline, facts)
 }
 
-/// Sends one message to a playbook's target.
-pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -> Result<(), String> {
+/// Sends one message to a playbook's target, if the target's addresses are ones `outbound`
+/// permits.
+pub async fn send(outbound: &OutboundPolicy, playbook: &Playbook, payload: &Json) -> Result<(), String> {
     let (headline, facts) = summary(payload);
     match &playbook.target {
         PlaybookTarget::Webhook { url, secret } => {
             let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
+            let http = http_client_for(outbound, url).await?;
             let mut request = http.post(url).header("Content-Type", "application/json");
             if let Some(secret) = secret {
                 request = request.header(SIGNATURE_HEADER, sign(secret, &body));
@@ -188,7 +191,7 @@ pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -
                 "title": headline,
                 "sections": [{"facts": facts.iter().map(|(name, value)| json!({"name": name, "value": value})).collect::<Vec<_>>()}],
             });
-            post(http.post(url).json(&card)).await
+            post(http_client_for(outbound, url).await?.post(url).json(&card)).await
         }
         PlaybookTarget::Slack { url } => {
             let fields: Vec<Json> = facts
@@ -202,7 +205,7 @@ pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -
                     {"type": "section", "fields": fields.into_iter().take(10).collect::<Vec<_>>()},
                 ],
             });
-            post(http.post(url).json(&message)).await
+            post(http_client_for(outbound, url).await?.post(url).json(&message)).await
         }
         PlaybookTarget::Email { host, port, security, username, password, ca_cert_file, from, to } => {
             let mut builder = Message::builder()
@@ -229,8 +232,10 @@ pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -
                 "tls" => (Tls::Wrapper(tls), 465),
                 _ => (Tls::Required(tls), 587),
             };
-            let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-                .port(port.unwrap_or(default_port))
+            // Connected to the address checked, while TLS verifies the certificate for the name.
+            let relay = outbound.resolve(host, port.unwrap_or(default_port)).await.map_err(|e| e.to_string())?[0];
+            let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(relay.ip().to_string())
+                .port(relay.port())
                 .tls(tls)
                 .timeout(Some(REQUEST_TIMEOUT));
             if let (Some(username), Some(password)) = (username, password) {
@@ -241,16 +246,11 @@ pub async fn send(http: &reqwest::Client, playbook: &Playbook, payload: &Json) -
     }
 }
 
-/// The client playbooks post with. It follows no redirect: a webhook's host is what its
-/// author chose and was checked, and a redirect would send the alert (and the author's calls)
-/// wherever the receiving server says, inside the network included.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .user_agent(concat!("Vigil/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+/// The client a playbook posts to `url` with (see [`vigil_outbound::http_client`]): a
+/// webhook's host is what its author chose, and only the addresses checked are called.
+async fn http_client_for(outbound: &OutboundPolicy, url: &str) -> Result<reqwest::Client, String> {
+    let url = reqwest::Url::parse(url).map_err(|e| format!("the URL is not valid: {e}"))?;
+    vigil_outbound::http_client(outbound, &url, REQUEST_TIMEOUT).await
 }
 
 async fn post(request: reqwest::RequestBuilder) -> Result<(), String> {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{Row, Sqlite, Transaction};
+use vigil_seal::SealKey;
 
 use crate::alert::AlertDraft;
 use crate::automation::{Action, AutomationRule, Playbook, TriggersOn, TriggersWhen};
@@ -432,6 +433,8 @@ pub struct DueDelivery {
 
 pub struct Detection {
     pool: SqlitePool,
+    /// Seals playbooks (their URLs, secrets and passwords are credentials) at rest.
+    seal: SealKey,
     /// One writer at a time in this process: SQLite serializes writers anyway, and waiting
     /// here is cheaper and never fails where upgrading a read transaction can.
     writing: tokio::sync::Mutex<()>,
@@ -442,16 +445,46 @@ pub struct Detection {
 }
 
 impl Detection {
-    pub async fn open(path: &Path) -> Result<Arc<Detection>> {
+    /// Opens (creating if needed) a detection database whose playbooks are sealed with `seal`;
+    /// playbooks written before sealing are sealed now.
+    pub async fn open(path: &Path, seal: SealKey) -> Result<Arc<Detection>> {
         let pool = vigil_sqlite::open(path, MIGRATIONS)
             .await
             .map_err(|e| DetectionError(format!("cannot open the detection database: {e}")))?;
-        Ok(Arc::new(Detection {
+        let detection = Detection {
             pool,
+            seal,
             writing: tokio::sync::Mutex::new(()),
             deliveries_queued: tokio::sync::Notify::new(),
             outbox_filled: tokio::sync::Notify::new(),
-        }))
+        };
+        detection.seal_playbooks().await?;
+        Ok(Arc::new(detection))
+    }
+
+    async fn seal_playbooks(&self) -> Result<()> {
+        let rows: Vec<(String, String, String)> = sqlx::query_as("SELECT workspace, name, definition FROM playbooks")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error("read the playbooks"))?;
+        for (workspace, name, definition) in rows {
+            if SealKey::is_sealed(definition.as_bytes()) {
+                continue;
+            }
+            sqlx::query("UPDATE playbooks SET definition = ? WHERE workspace = ? AND name = ?")
+                .bind(self.seal.seal_text(&definition))
+                .bind(workspace)
+                .bind(name)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error("seal the playbooks"))?;
+        }
+        Ok(())
+    }
+
+    fn unseal_playbook(&self, stored: &str) -> Result<Playbook> {
+        let text = self.seal.open_text(stored).map_err(|e| DetectionError(format!("a playbook: {e}")))?;
+        serde_json::from_str(&text).map_err(json_error)
     }
 
     pub async fn close(&self) {
@@ -989,7 +1022,7 @@ impl Detection {
         sqlx::query("INSERT OR REPLACE INTO playbooks (workspace, name, definition) VALUES (?, ?, ?)")
             .bind(workspace)
             .bind(&playbook.name)
-            .bind(serde_json::to_string(playbook).map_err(json_error)?)
+            .bind(self.seal.seal_text(&serde_json::to_string(playbook).map_err(json_error)?))
             .execute(&mut *transaction)
             .await
             .map_err(db_error("save the playbook"))?;
@@ -1004,7 +1037,7 @@ impl Detection {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error("read the playbooks"))?;
-        rows.iter().map(|text| serde_json::from_str(text).map_err(json_error)).collect()
+        rows.iter().map(|stored| self.unseal_playbook(stored)).collect()
     }
 
     pub async fn playbook(&self, workspace: &str, name: &str) -> Result<Option<Playbook>> {
@@ -1014,7 +1047,7 @@ impl Detection {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error("read the playbook"))?;
-        text.map(|text| serde_json::from_str(&text).map_err(json_error)).transpose()
+        text.map(|stored| self.unseal_playbook(&stored)).transpose()
     }
 
     pub async fn put_automation_rule(&self, workspace: &str, rule: &AutomationRule) -> Result<()> {

@@ -68,11 +68,16 @@ struct Fixture {
     scheduler: Arc<Scheduler>,
 }
 
+/// One key for every opening of a test's data dir, as a server's key file is.
+fn seal() -> vigil_seal::SealKey {
+    vigil_seal::SealKey::from_text("dGhlIHRlc3RzJyBzZWNyZXRzIGtleSwgMzIgYnl0ZXM=").unwrap()
+}
+
 async fn open(dir: &Path) -> Fixture {
     let config = StoreConfig { data_dir: dir.to_path_buf(), ..StoreConfig::default() };
     let store = Store::open(config).await.expect("store");
     store.define_table(WORKSPACE, "Events", &columns(), None).await.expect("table");
-    let detection = Detection::open(&dir.join("detection.db")).await.expect("detection db");
+    let detection = Detection::open(&dir.join("detection.db"), seal()).await.expect("detection db");
     let engine = Engine::new();
     store.register_object_store(engine.session());
     let definitions = Arc::new(vigil_catalog::Definitions { workspace_id: WORKSPACE.into(), ..Default::default() });
@@ -415,7 +420,7 @@ async fn automation_acts_in_order_and_failed_playbooks_show_on_the_incident() {
     assert_eq!(matched.labels, vec!["triaged"]);
     assert_eq!((other.owner.as_deref(), other.status.as_str(), other.severity.as_str()), (None, "New", "Medium"));
 
-    let deliverer = Deliverer::new(fixture.detection.clone(), "https://vigil.example");
+    let deliverer = Deliverer::new(fixture.detection.clone(), "https://vigil.example", loopback());
     deliverer.deliver_due().await.expect("delivery pass");
     let incident = fixture.detection.incident(&Scope::tenant(TENANT, None), matched.id).await.unwrap().unwrap();
     assert_eq!(incident.deliveries.len(), 1);
@@ -564,14 +569,13 @@ async fn webhook_teams_and_slack_messages_have_their_shapes() {
     let (url, received) = receiver().await;
     let payload = serde_json::json!({"event": "IncidentCreated", "incident": {"incidentId": 3, "incidentName": "change_master_password on 10.0.0.1",
         "severity": "High", "status": "Active", "alerts": [{"entities": [{"entityType": "Ip", "ipAddress": "10.0.0.1"}], "mitreTechniques": ["T1556"]}]}});
-    let http = reqwest::Client::new();
     for target in [
         PlaybookTarget::Webhook { url: format!("{url}/hook"), secret: Some("s3cret".into()) },
         PlaybookTarget::Teams { url: format!("{url}/teams") },
         PlaybookTarget::Slack { url: format!("{url}/slack") },
     ] {
         let playbook = Playbook { name: "p".into(), target };
-        vigil_detect::delivery::send(&http, &playbook, &payload).await.expect("delivered");
+        vigil_detect::delivery::send(&loopback(), &playbook, &payload).await.expect("delivered");
     }
     let received = received.lock().unwrap().clone();
     assert_eq!(received.len(), 3);
@@ -611,7 +615,7 @@ async fn playbooks_follow_no_redirect() {
     .await;
     let playbook =
         Playbook { name: "p".into(), target: PlaybookTarget::Webhook { url: format!("{url}/hook"), secret: None } };
-    let error = vigil_detect::delivery::send(&vigil_detect::delivery::http_client(), &playbook, &serde_json::json!({}))
+    let error = vigil_detect::delivery::send(&loopback(), &playbook, &serde_json::json!({}))
         .await
         .expect_err("a redirect is a failed delivery");
     assert!(error.contains("302") && error.contains("no redirect"), "{error}");
@@ -633,4 +637,91 @@ async fn a_window_is_recorded_once_even_when_two_runs_race() {
     assert!(error.contains("watermark that has moved on"), "{error}");
     assert_eq!(fixture.alerts().await.len(), 1, "its alerts were discarded");
     fixture.close().await;
+}
+
+/// The receivers of these tests listen on this machine, which playbooks may call only when the
+/// operator allows it.
+fn loopback() -> vigil_outbound::OutboundPolicy {
+    vigil_outbound::OutboundPolicy::allowing(&["127.0.0.1"]).unwrap()
+}
+
+/// Item 4 of the hardening issue: on ac06a67 a Contributor's playbook could make the server call
+/// any address (a webhook to 127.0.0.1 was delivered, an SMTP relay on this machine was used).
+#[tokio::test(flavor = "multi_thread")]
+async fn playbooks_call_no_internal_address_unless_the_operator_allows_it() {
+    use vigil_detect::automation::{Playbook, PlaybookTarget};
+    let (url, received) = receiver().await;
+    let strict = vigil_outbound::OutboundPolicy::default();
+    let by_name = url.replace("127.0.0.1", "localhost");
+    for target in [
+        PlaybookTarget::Webhook { url: format!("{url}/hook"), secret: None },
+        PlaybookTarget::Webhook { url: format!("{by_name}/hook"), secret: None },
+        PlaybookTarget::Slack { url: format!("{url}/slack") },
+        PlaybookTarget::Teams { url: "http://169.254.169.254/metadata/instance".into() },
+    ] {
+        let playbook = Playbook { name: "p".into(), target };
+        let error = vigil_detect::delivery::send(&strict, &playbook, &serde_json::json!({})).await.unwrap_err();
+        assert!(error.contains("not a public address"), "{error}");
+    }
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let relay = PlaybookTarget::Email {
+        host: "localhost".into(),
+        port: Some(port),
+        security: Some("none".into()),
+        username: None,
+        password: None,
+        ca_cert_file: None,
+        from: "vigil@example.test".into(),
+        to: vec!["soc@example.test".into()],
+    };
+    let error =
+        vigil_detect::delivery::send(&strict, &Playbook { name: "m".into(), target: relay }, &serde_json::json!({}))
+            .await
+            .unwrap_err();
+    assert!(error.contains("not a public address"), "{error}");
+    assert!(received.lock().unwrap().is_empty(), "nothing reached the receiver");
+
+    let playbook =
+        Playbook { name: "p".into(), target: PlaybookTarget::Webhook { url: format!("{url}/hook"), secret: None } };
+    vigil_detect::delivery::send(&loopback(), &playbook, &serde_json::json!({}))
+        .await
+        .expect("allowed by the operator");
+    assert_eq!(received.lock().unwrap().len(), 1);
+}
+
+/// Item 3 of the hardening issue: on ac06a67 a playbook's Slack URL (its key), webhook secret
+/// and SMTP password lay in detection.db as written.
+#[tokio::test(flavor = "multi_thread")]
+async fn playbooks_are_sealed_at_rest() {
+    use vigil_detect::automation::{Playbook, PlaybookTarget};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = open(dir.path()).await;
+    let secret_url = "https://hooks.slack.com/services/T000/B000/XXXXSECRETXXXX";
+    let playbook = Playbook { name: "slack".into(), target: PlaybookTarget::Slack { url: secret_url.into() } };
+    fixture.detection.put_playbook(WORKSPACE, &playbook).await.unwrap();
+    let raw =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.path().join("detection.db").display())).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT definition FROM playbooks").fetch_one(&raw).await.unwrap();
+    assert!(!stored.contains("SECRET") && vigil_seal::SealKey::is_sealed(stored.as_bytes()), "{stored}");
+    let read = fixture.detection.playbook(WORKSPACE, "slack").await.unwrap().unwrap();
+    assert!(matches!(read.target, PlaybookTarget::Slack { url } if url == secret_url));
+
+    // One written before sealing is read as it is, and sealed when the database opens again.
+    let plain = serde_json::to_string(&Playbook {
+        name: "old".into(),
+        target: PlaybookTarget::Teams { url: "https://old.example/hook".into() },
+    })
+    .unwrap();
+    sqlx::query("INSERT INTO playbooks (workspace, name, definition) VALUES (?, 'old', ?)")
+        .bind(WORKSPACE)
+        .bind(&plain)
+        .execute(&raw)
+        .await
+        .unwrap();
+    assert_eq!(fixture.detection.playbooks(WORKSPACE).await.unwrap().len(), 2);
+    let reopened = Detection::open(&dir.path().join("detection.db"), seal()).await.unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT definition FROM playbooks WHERE name = 'old'").fetch_one(&raw).await.unwrap();
+    assert!(vigil_seal::SealKey::is_sealed(stored.as_bytes()), "{stored}");
+    assert_eq!(reopened.playbooks(WORKSPACE).await.unwrap().len(), 2);
 }

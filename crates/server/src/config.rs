@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use vigil_outbound::OutboundPolicy;
+
 use crate::external_data::ExternalDataConfig;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +42,21 @@ pub struct ServerConfig {
     pub console_oidc: Option<ConsoleOidc>,
     /// What `externaldata` may read.
     pub external_data: ExternalDataConfig,
+    /// The internal addresses playbooks, `externaldata` and issuers' keys may be fetched from
+    /// (public ones always may).
+    pub outbound: OutboundPolicy,
+    /// Where the key sealing the data dir's secrets is; by default a file beside the data dir.
+    pub secrets_key: Option<SecretsKeySource>,
+}
+
+/// Where the key that seals the data dir's secrets (signing keys, playbook credentials) is
+/// kept: never in the data dir, so that a copy of it does not carry them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretsKeySource {
+    /// A file, created on first start (readable by its owner only).
+    File(PathBuf),
+    /// `VIGIL_SECRETS_KEY`, base64 of 32 random bytes (read when the data dir opens, never kept).
+    Environment,
 }
 
 /// The console's OIDC login (authorization code with PKCE, in the browser). The provider must
@@ -86,6 +103,33 @@ impl ServerConfig {
     }
 }
 
+impl ServerConfig {
+    /// The key the data dir's secrets are sealed with: `VIGIL_SECRETS_KEY`, or the key file
+    /// (`[secrets] key_file`, else `<data dir>.key` beside the data dir), created on first use.
+    pub fn seal_key(&self) -> Result<vigil_control::SealKey, String> {
+        let path = match &self.secrets_key {
+            Some(SecretsKeySource::Environment) => {
+                let text =
+                    std::env::var("VIGIL_SECRETS_KEY").map_err(|_| "VIGIL_SECRETS_KEY is not set".to_string())?;
+                return vigil_control::SealKey::from_text(&text).map_err(|e| format!("VIGIL_SECRETS_KEY: {e}"));
+            }
+            Some(SecretsKeySource::File(path)) => path.clone(),
+            None => {
+                let name = self.data_dir.file_name().map_or("vigil-data".into(), |n| n.to_string_lossy().to_string());
+                self.data_dir.with_file_name(format!("{name}.key"))
+            }
+        };
+        let inside = |path: &Path| std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if inside(&path).starts_with(inside(&self.data_dir)) {
+            return Err(format!(
+                "the secrets key {} is inside the data dir; keep it apart ([secrets] key_file or VIGIL_SECRETS_KEY)",
+                path.display()
+            ));
+        }
+        vigil_control::SealKey::load_or_create(&path).map_err(|e| e.to_string())
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
@@ -106,6 +150,8 @@ impl Default for ServerConfig {
             rule_concurrency: 2,
             console_oidc: None,
             external_data: ExternalDataConfig::default(),
+            outbound: OutboundPolicy::default(),
+            secrets_key: None,
         }
     }
 }
@@ -125,6 +171,21 @@ struct ConfigFile {
     console: Option<ConsoleFile>,
     external_data: Option<ExternalDataFile>,
     oauth: Option<OAuthFile>,
+    outbound: Option<OutboundFile>,
+    secrets: Option<SecretsFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretsFile {
+    key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundFile {
+    /// Addresses and CIDR blocks (`10.0.0.0/8`) of internal services the server may call.
+    allow: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -263,6 +324,12 @@ impl ServerConfig {
                 self.external_data.timeout = Duration::from_secs(seconds.max(1));
             }
         }
+        if let Some(path) = file.secrets.and_then(|s| s.key_file) {
+            self.secrets_key = Some(SecretsKeySource::File(path));
+        }
+        if let Some(outbound) = file.outbound {
+            self.outbound = OutboundPolicy::allowing(&outbound.allow).map_err(|e| format!("[outbound] allow: {e}"))?;
+        }
         if let Some(oidc) = file.console.and_then(|c| c.oidc) {
             self.console_oidc = Some(oidc);
         }
@@ -292,6 +359,13 @@ impl ServerConfig {
         }
         if let Some(url) = var("VIGIL_SEGMENTS_URL") {
             self.segments_url = Some(url);
+        }
+        if var("VIGIL_SECRETS_KEY").is_some() {
+            self.secrets_key = Some(SecretsKeySource::Environment);
+        }
+        if let Some(allow) = var("VIGIL_OUTBOUND_ALLOW") {
+            let entries: Vec<&str> = allow.split(',').filter(|e| !e.trim().is_empty()).collect();
+            self.outbound = OutboundPolicy::allowing(&entries).map_err(|e| format!("VIGIL_OUTBOUND_ALLOW: {e}"))?;
         }
         Ok(())
     }
@@ -326,5 +400,29 @@ mod tests {
         assert!(config.apply_file("lisen = \"x\"").unwrap_err().contains("unknown field `lisen`"));
         assert!(config.apply_file("listen = \"localhost\"").unwrap_err().contains("not an address"));
         assert!(config.apply_file("[tls]\ncert = \"a.pem\"").unwrap_err().contains("[tls]"));
+        assert!(config.apply_file("[outbound]\nallow = [\"10.0.0.0/40\"]").unwrap_err().contains("[outbound] allow"));
+    }
+
+    #[test]
+    fn the_secrets_key_is_kept_beside_the_data_dir_never_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServerConfig { data_dir: dir.path().join("vigil-data"), ..ServerConfig::default() };
+        let key = config.seal_key().unwrap();
+        assert!(dir.path().join("vigil-data.key").is_file());
+        assert_eq!(config.seal_key().unwrap().to_text(), key.to_text(), "read back, not made again");
+        let mut inside = config.clone();
+        inside.apply_file(&format!("[secrets]\nkey_file = {:?}", dir.path().join("vigil-data/secrets.key"))).unwrap();
+        assert!(inside.seal_key().unwrap_err().contains("inside the data dir"));
+    }
+
+    #[test]
+    fn the_outbound_allow_list_comes_from_the_file_or_the_environment() {
+        let mut config = ServerConfig::default();
+        assert!(!config.outbound.permits("10.1.2.3".parse().unwrap()), "internal addresses are refused by default");
+        config.apply_file("[outbound]\nallow = [\"10.0.0.0/8\"]").unwrap();
+        assert!(config.outbound.permits("10.1.2.3".parse().unwrap()));
+        config.apply_env(|name| (name == "VIGIL_OUTBOUND_ALLOW").then(|| "127.0.0.1, ::1".to_string())).unwrap();
+        assert!(config.outbound.permits("::1".parse().unwrap()));
+        assert!(!config.outbound.permits("10.1.2.3".parse().unwrap()), "the environment replaces the file's list");
     }
 }

@@ -3,15 +3,15 @@
 //!
 //! A query is the caller's text, so a fetch must not reach inside the network: the host's
 //! addresses are resolved once, every one must be public (not loopback, private, link-local,
-//! shared, multicast or a cloud metadata address), and the connection is made to exactly those
-//! addresses. Redirects are not followed; a document is at most `max_bytes`, fetched within
+//! shared, multicast or a cloud metadata address) or on the operator's allow-list
+//! (`vigil_outbound`), and the connection is made to exactly those addresses. Redirects are not followed; a document is at most `max_bytes`, fetched within
 //! `timeout`.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use vigil_kql::ExternalData;
+use vigil_outbound::OutboundPolicy;
 
 /// What `externaldata` may read.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,11 +33,12 @@ impl Default for ExternalDataConfig {
 #[derive(Debug)]
 pub struct OutsideDocuments {
     config: ExternalDataConfig,
+    outbound: OutboundPolicy,
 }
 
 impl OutsideDocuments {
-    pub fn new(config: ExternalDataConfig) -> OutsideDocuments {
-        OutsideDocuments { config }
+    pub fn new(config: ExternalDataConfig, outbound: OutboundPolicy) -> OutsideDocuments {
+        OutsideDocuments { config, outbound }
     }
 
     /// The mirror's copy of `url`, if the mirror has one.
@@ -56,26 +57,11 @@ impl OutsideDocuments {
     }
 
     fn fetch(&self, url: &url::Url) -> Result<Vec<u8>, String> {
-        let host = url.host_str().ok_or("the URL has no host")?.to_string();
-        let port = url.port_or_known_default().ok_or("the URL has no port")?;
-        let addresses: Vec<SocketAddr> =
-            (host.as_str(), port).to_socket_addrs().map_err(|e| format!("cannot resolve {host}: {e}"))?.collect();
-        if addresses.is_empty() {
-            return Err(format!("{host} has no address"));
-        }
-        if let Some(internal) = addresses.iter().find(|a| !is_public(a.ip())) {
-            return Err(format!("{host} resolves to {}, which is not a public address", internal.ip()));
-        }
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(self.config.timeout)
-            .resolve_to_addrs(&host, &addresses)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let max_bytes = self.config.max_bytes;
-        let url = url.clone();
+        let url = reqwest::Url::parse(url.as_str()).map_err(|e| e.to_string())?;
+        let (outbound, timeout, max_bytes) = (self.outbound.clone(), self.config.timeout, self.config.max_bytes);
         let fetch = async move {
-            let mut response = client.get(url).send().await.map_err(|e| e.to_string())?;
+            let client = vigil_outbound::http_client(&outbound, &url, timeout).await?;
+            let mut response = client.get(url).send().await.map_err(|e| e.without_url().to_string())?;
             if !response.status().is_success() {
                 return Err(format!("the server answered {}", response.status()));
             }
@@ -127,39 +113,6 @@ pub fn mirror_path(dir: &Path, url: &url::Url) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// An address a fetch may reach: not this machine, a private network, or a cloud's metadata
-/// service.
-pub fn is_public(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-                || (a == 198 && (b == 18 || b == 19))
-                || a >= 240)
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80
-                || first == 0x2001 && v6.segments()[1] == 0x0db8)
-        }
-    }
-}
-
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -183,38 +136,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn internal_addresses_are_refused() {
-        for internal in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "100.64.0.1",
-            "0.0.0.0",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:10.0.0.1",
-        ] {
-            assert!(!is_public(internal.parse().unwrap()), "{internal}");
-        }
-        for public in ["140.82.112.3", "8.8.8.8", "2606:4700::6810:1"] {
-            assert!(is_public(public.parse().unwrap()), "{public}");
-        }
-    }
-
-    #[test]
     fn the_mirror_serves_by_host_and_path_and_never_outside_itself() {
         let dir = tempfile::tempdir().unwrap();
         let feed = dir.path().join("feeds.example.com/Sample Data");
         std::fs::create_dir_all(&feed).unwrap();
         std::fs::write(feed.join("iocs.csv"), "a,b\n").unwrap();
-        let documents = OutsideDocuments::new(ExternalDataConfig {
-            mirror_dir: Some(dir.path().to_path_buf()),
-            internet: false,
-            ..ExternalDataConfig::default()
-        });
+        let documents = OutsideDocuments::new(
+            ExternalDataConfig {
+                mirror_dir: Some(dir.path().to_path_buf()),
+                internet: false,
+                ..ExternalDataConfig::default()
+            },
+            OutboundPolicy::default(),
+        );
         assert_eq!(documents.read("https://feeds.example.com/Sample%20Data/iocs.csv").unwrap(), b"a,b\n");
         assert!(documents.read("https://feeds.example.com/other.csv").unwrap_err().contains("not in the mirror"));
         assert!(documents.read("https://feeds.example.com/a/%2e%2e/%2e%2e/etc/passwd").is_err());
@@ -223,7 +157,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn a_host_that_resolves_inside_is_not_fetched() {
-        let documents = OutsideDocuments::new(ExternalDataConfig::default());
+        let documents = OutsideDocuments::new(ExternalDataConfig::default(), OutboundPolicy::default());
         let error = documents.read("https://localhost:9/x.csv").unwrap_err();
         assert!(error.contains("not a public address"), "{error}");
     }

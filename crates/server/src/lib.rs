@@ -54,7 +54,8 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
     if let Some(warning) = data_dir::prepare(&config.data_dir)? {
         tracing::warn!("{warning}");
     }
-    let control = Control::open(&config.data_dir).await.map_err(|e| e.to_string())?;
+    let seal = config.seal_key()?;
+    let control = Control::open(&config.data_dir, seal.clone()).await.map_err(|e| e.to_string())?;
     let bootstrap = control.bootstrap().await.map_err(|e| e.to_string())?;
     let store_config = StoreConfig {
         data_dir: config.data_dir.clone(),
@@ -64,8 +65,8 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
         ..StoreConfig::default()
     };
     let store = Store::open(store_config).await.map_err(|e| format!("cannot open the store: {e}"))?;
-    let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(|e| e.to_string())?;
-    let tokens = TokenService::load(&control).await?;
+    let detection = Detection::open(&config.data_dir.join("detection.db"), seal).await.map_err(|e| e.to_string())?;
+    let tokens = TokenService::load(&control, config.outbound.clone()).await?;
     let scheduler_metrics = SchedulerMetrics::default();
     let metrics = Metrics::new(&store, &scheduler_metrics);
     let state = Arc::new(AppState::new(config, control, store, detection, tokens, metrics, scheduler_metrics));
@@ -276,8 +277,7 @@ pub fn start_detection(state: &Arc<AppState>) -> Background {
         state.config.rule_concurrency,
         state.scheduler_metrics.clone(),
     );
-    let public_url = state.config.public_url.clone().unwrap_or_else(|| format!("https://{}", state.config.listen));
-    let deliverer = Deliverer::new(state.detection.clone(), &public_url);
+    let deliverer = Deliverer::new(state.detection.clone(), state.origin(), state.config.outbound.clone());
     let tasks = vec![
         tokio::spawn(scheduler.run(shutdown.subscribe())),
         tokio::spawn(deliverer.run(shutdown.subscribe())),

@@ -83,7 +83,10 @@ impl AppState {
 
     /// Where queries' `externaldata` reads documents, as the configuration allows.
     pub fn external_data(&self) -> Arc<dyn vigil_kql::ExternalData> {
-        Arc::new(crate::external_data::OutsideDocuments::new(self.config.external_data.clone()))
+        Arc::new(crate::external_data::OutsideDocuments::new(
+            self.config.external_data.clone(),
+            self.config.outbound.clone(),
+        ))
     }
 
     /// A session for one query (or for the rule scheduler's runs together): the shared function

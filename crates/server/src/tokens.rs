@@ -69,7 +69,8 @@ pub struct TokenService {
     public_jwk: Json,
     decoding: DecodingKey,
     external: Mutex<HashMap<String, CachedJwks>>,
-    http: reqwest::Client,
+    /// Where issuers' keys may be fetched from: an Owner names the URL.
+    outbound: vigil_outbound::OutboundPolicy,
 }
 
 struct CachedJwks {
@@ -81,10 +82,11 @@ struct CachedJwks {
 /// unknown key (rotation), but not more often than `JWKS_MIN_REFRESH`.
 const JWKS_TTL: Duration = Duration::from_secs(600);
 const JWKS_MIN_REFRESH: Duration = Duration::from_secs(30);
+const JWKS_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl TokenService {
     /// Loads the newest signing key, creating one on first use.
-    pub async fn load(control: &Control) -> Result<TokenService, String> {
+    pub async fn load(control: &Control, outbound: vigil_outbound::OutboundPolicy) -> Result<TokenService, String> {
         let key = match control.signing_keys().await.map_err(|e| e.to_string())?.into_iter().next() {
             Some(key) => key,
             None => {
@@ -105,17 +107,13 @@ impl TokenService {
         let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| format!("signing key: {e}"))?;
         let public_jwk =
             json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": key.kid, "use": "sig", "alg": "ES256"});
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
         Ok(TokenService {
             kid: key.kid,
             encoding: EncodingKey::from_ec_der(&key.pkcs8),
             public_jwk,
             decoding,
             external: Mutex::new(HashMap::new()),
-            http,
+            outbound,
         })
     }
 
@@ -271,13 +269,15 @@ impl TokenService {
             }
             _ => {}
         }
-        let keys: JwkSet = self
-            .http
-            .get(&issuer.jwks_uri)
+        let unfetched = |e: String| TokenRejection(format!("the issuer's keys could not be fetched: {e}"));
+        let url = reqwest::Url::parse(&issuer.jwks_uri).map_err(|e| unfetched(e.to_string()))?;
+        let http = vigil_outbound::http_client(&self.outbound, &url, JWKS_FETCH_TIMEOUT).await.map_err(unfetched)?;
+        let keys: JwkSet = http
+            .get(url)
             .send()
             .await
             .and_then(|r| r.error_for_status())
-            .map_err(|e| TokenRejection(format!("the issuer's keys could not be fetched: {e}")))?
+            .map_err(|e| unfetched(e.to_string()))?
             .json()
             .await
             .map_err(|e| TokenRejection(format!("the issuer's keys are not a JWK set: {e}")))?;

@@ -435,6 +435,12 @@ async fn external_idp() -> ExternalIdp {
 
 const IDP_ISSUER: &str = "https://idp.example.com/realms/acme";
 
+/// The stand-in identity provider listens on this machine, whose addresses the server fetches
+/// issuers' keys from only when the operator allows it.
+fn idp_on_this_machine(config: &mut vigil_server::config::ServerConfig) {
+    config.outbound = vigil_outbound::OutboundPolicy::allowing(&["127.0.0.1"]).unwrap();
+}
+
 impl ExternalIdp {
     /// A token of the identity provider with `claims` over its issuer, audience and lifetime.
     fn token_with(&self, key: &rcgen::KeyPair, audience: &str, claims: Json) -> String {
@@ -470,7 +476,7 @@ impl ExternalIdp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_of_a_trusted_external_issuer_are_accepted() {
-    let server = start().await;
+    let server = start_with(idp_on_this_machine).await;
     let idp = external_idp().await.trusted_by(&server).await;
     let analyst = PrincipalId::external(IDP_ISSUER, "u-alice");
     let reader = Role::Reader;
@@ -495,6 +501,13 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
     );
     let wrong_audience = idp.user_token("https://monitor.azure.com", "u-alice", "soc-console", "alice@acme.example");
     assert_eq!(server.query(&server.workspace, &wrong_audience, "print 1").await.0, StatusCode::UNAUTHORIZED);
+    // Keys on this machine are fetched only because the operator allowed it.
+    let strict = start().await;
+    let held = external_idp().await.trusted_by(&strict).await;
+    let token = held.user_token("https://api.loganalytics.io", "u-alice", "soc-console", "alice@acme.example");
+    let (status, refused) = strict.query(&strict.workspace, &token, "print 1").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused}");
+    assert!(refused.to_string().contains("not a public address"), "{refused}");
     let unassigned = idp.user_token("https://api.loganalytics.io", "u-bob", "soc-console", "bob@acme.example");
     assert_eq!(server.query(&server.workspace, &unassigned, "print 1").await.0, StatusCode::FORBIDDEN, "no role");
 }
@@ -506,7 +519,7 @@ async fn tokens_of_a_trusted_external_issuer_are_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_is_their_issuer_and_subject_not_the_client_they_signed_in_with() {
     use reqwest::Method;
-    let server = start().await;
+    let server = start_with(idp_on_this_machine).await;
     let idp = external_idp().await.trusted_by(&server).await;
     let control = &server.state.control;
     let console_client = "soc-console";
@@ -561,7 +574,7 @@ async fn a_person_is_their_issuer_and_subject_not_the_client_they_signed_in_with
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_takes_effect_on_the_next_request() {
     use reqwest::Method;
-    let server = start().await;
+    let server = start_with(idp_on_this_machine).await;
     let idp = external_idp().await.trusted_by(&server).await;
     let management = "https://management.azure.com/.default";
     let analytics = "https://api.loganalytics.io/.default";

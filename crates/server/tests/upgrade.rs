@@ -165,6 +165,16 @@ async fn data_dirs_written_by_earlier_releases_open_with_everything_in_them() {
             assert!(rule_names.contains(&rule.as_str().unwrap()), "{name}: rule {rule} is gone: {rule_names:?}");
         }
 
+        // The release kept its signing key as it was; opening it sealed the key (ADR 0017).
+        let control = format!("sqlite://{}", running.dir.path().join("control.db").display());
+        let raw = sqlx::SqlitePool::connect(&control).await.unwrap();
+        let keys: Vec<Vec<u8>> = sqlx::query_scalar("SELECT pkcs8 FROM signing_keys").fetch_all(&raw).await.unwrap();
+        assert!(
+            !keys.is_empty() && keys.iter().all(|k| vigil_control::SealKey::is_sealed(k)),
+            "{name}: keys not sealed"
+        );
+        raw.close().await;
+
         // What this release added works on the old data: disabling an application.
         let owner_token = token(&running, &owner, "https://management.azure.com/.default").await;
         let reader_id = apps["reader"]["client_id"].as_str().unwrap();

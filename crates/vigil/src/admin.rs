@@ -271,7 +271,8 @@ pub(crate) async fn open(data: &DataDirArgs) -> Result<(ServerConfig, Control), 
     if let Some(warning) = vigil_server::data_dir::prepare(&config.data_dir).map_err(Failure::Usage)? {
         eprintln!("warning: {warning}");
     }
-    let control = Control::open(&config.data_dir).await.map_err(|e| Failure::Query(e.to_string()))?;
+    let seal = config.seal_key().map_err(Failure::Usage)?;
+    let control = Control::open(&config.data_dir, seal).await.map_err(|e| Failure::Query(e.to_string()))?;
     if let Some(bootstrap) = control.bootstrap().await.map_err(|e| Failure::Query(e.to_string()))? {
         vigil_server::announce_bootstrap(&config.data_dir, &bootstrap).map_err(Failure::Query)?;
     }

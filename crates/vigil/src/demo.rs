@@ -105,10 +105,11 @@ struct Prepared {
 /// Bootstraps the data dir, installs the pack, and registers the publisher the generator
 /// sends as, before the server opens the data dir.
 async fn prepare(config: &ServerConfig, origin: &str) -> Result<Prepared, String> {
-    let control = Control::open(&config.data_dir).await.map_err(|e| e.to_string())?;
+    let seal = config.seal_key()?;
+    let control = Control::open(&config.data_dir, seal.clone()).await.map_err(|e| e.to_string())?;
     let bootstrap = control.bootstrap().await.map_err(|e| e.to_string())?.ok_or("the data dir is not fresh")?;
     vigil_server::keep_owner_credential(&config.data_dir, &bootstrap)?;
-    let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(|e| e.to_string())?;
+    let detection = Detection::open(&config.data_dir.join("detection.db"), seal).await.map_err(|e| e.to_string())?;
     let pack = vigil_content::pack(PACK)?;
     let target = vigil_content::Target {
         control: &control,

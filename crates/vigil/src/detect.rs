@@ -145,7 +145,8 @@ pub(crate) struct Opened {
 
 pub(crate) async fn open(data: &DataDirArgs) -> Result<Opened, Failure> {
     let (config, control) = crate::admin::open(data).await?;
-    let detection = Detection::open(&config.data_dir.join("detection.db")).await.map_err(failed)?;
+    let seal = config.seal_key().map_err(Failure::Usage)?;
+    let detection = Detection::open(&config.data_dir.join("detection.db"), seal).await.map_err(failed)?;
     Ok(Opened { config, control, detection })
 }
 

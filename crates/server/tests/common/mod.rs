@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 use vigil_control::{Role, Scope};
-use vigil_server::config::{ServerConfig, TlsMode};
+use vigil_server::config::{SecretsKeySource, ServerConfig, TlsMode};
 use vigil_server::state::AppState;
 
 pub struct Server {
@@ -26,6 +26,7 @@ pub struct Server {
     pub publisher: (String, String),
     pub reader: (String, String),
     pub _dir: tempfile::TempDir,
+    pub _keys: tempfile::TempDir,
 }
 
 pub fn keeper_file(name: &str) -> String {
@@ -73,6 +74,7 @@ pub async fn start_with(configure: impl FnOnce(&mut ServerConfig)) -> Server {
         publisher: (publisher.client_id, publisher.client_secret),
         reader: (reader.client_id, reader.client_secret),
         _dir: running.dir,
+        _keys: running.keys,
     }
 }
 
@@ -82,6 +84,8 @@ pub struct Running {
     pub client: reqwest::Client,
     pub state: Arc<AppState>,
     pub dir: tempfile::TempDir,
+    /// Where the key sealing the data dir's secrets is, apart from it as in a deployment.
+    pub keys: tempfile::TempDir,
 }
 
 /// Serves `dir`: what the first start of a fresh data dir created, if it was fresh.
@@ -101,6 +105,8 @@ pub async fn serve_dir(
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     config.public_url = Some(format!("https://localhost:{port}"));
+    let keys = tempfile::tempdir().unwrap();
+    config.secrets_key = Some(SecretsKeySource::File(keys.path().join("secrets.key")));
     configure(&mut config);
     let (state, bootstrap) = vigil_server::open(config.clone()).await.unwrap();
     let (cert, key) = vigil_server::tls::self_signed(dir.path()).unwrap();
@@ -120,7 +126,7 @@ pub async fn serve_dir(
     let pem = std::fs::read(&cert).unwrap();
     let client =
         reqwest::Client::builder().add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap()).build().unwrap();
-    (Running { url: format!("https://localhost:{}", address.port()), client, state, dir }, bootstrap)
+    (Running { url: format!("https://localhost:{}", address.port()), client, state, dir, keys }, bootstrap)
 }
 
 impl Server {
