@@ -109,8 +109,53 @@ pub enum ImportError {
     Unreadable(Vec<ContentError>),
     /// A strict import with items that would be skipped.
     Skipped(Report),
-    /// The workspace's state could not be read or written.
-    Workspace(String),
+    /// The pack's own files cannot be read (a defect of the build that embedded it).
+    Pack(String),
+    /// Reading the workspace's definitions or writing an item into the workspace failed.
+    Workspace { item: String, source: WriteError },
+}
+
+/// What refused, or failed, to write an item.
+#[derive(Debug)]
+pub enum WriteError {
+    Control(vigil_control::ControlError),
+    Detection(vigil_detect::DetectionError),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Control(e) => write!(f, "{e}"),
+            WriteError::Detection(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for WriteError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WriteError::Control(e) => Some(e),
+            WriteError::Detection(e) => Some(e),
+        }
+    }
+}
+
+impl From<vigil_control::ControlError> for WriteError {
+    fn from(error: vigil_control::ControlError) -> WriteError {
+        WriteError::Control(error)
+    }
+}
+
+impl From<vigil_detect::DetectionError> for WriteError {
+    fn from(error: vigil_detect::DetectionError) -> WriteError {
+        WriteError::Detection(error)
+    }
+}
+
+/// How a failure to write `item` is reported.
+fn failed<E: Into<WriteError>>(item: &Item) -> impl FnOnce(E) -> ImportError {
+    let item = format!("{} '{}' ({})", item.content.kind(), item.content.name(), item.file);
+    move |error| ImportError::Workspace { item, source: error.into() }
 }
 
 impl std::fmt::Display for ImportError {
@@ -131,12 +176,20 @@ impl std::fmt::Display for ImportError {
                     report.render()
                 )
             }
-            ImportError::Workspace(message) => write!(f, "{message}"),
+            ImportError::Pack(message) => write!(f, "the pack cannot be read: {message}"),
+            ImportError::Workspace { item, source } => write!(f, "{item}: {source}"),
         }
     }
 }
 
-impl std::error::Error for ImportError {}
+impl std::error::Error for ImportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ImportError::Workspace { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 /// The table JSON of a custom log the content reads without defining: a classic custom log
 /// has the columns the HTTP Data Collector API gives every such table, and the rest come with
@@ -166,13 +219,16 @@ fn inferred_table_json(name: &str, open: OpenColumns) -> String {
 
 /// Imports content files into a workspace.
 pub async fn import(files: &[SourceFile], target: &Target<'_>, strict: bool) -> Result<Report, ImportError> {
-    let workspace_error = |e: &dyn std::fmt::Display| ImportError::Workspace(e.to_string());
     let reading = read(files).map_err(ImportError::Unreadable)?;
     let mut report = Report::default();
     for Skipped { file, kind, name, reason } in &reading.skipped {
         report.push(Status::Skipped, kind, name, file, reason.clone());
     }
-    let mut definitions = target.control.definitions(&target.workspace.id).await.map_err(|e| workspace_error(&e))?;
+    let mut definitions = target
+        .control
+        .definitions(&target.workspace.id)
+        .await
+        .map_err(|e| ImportError::Workspace { item: "the workspace's definitions".to_string(), source: e.into() })?;
     let mut items = without_duplicates(reading.items, &mut report);
     add_classic_tables(&mut items, &definitions);
 
@@ -276,9 +332,7 @@ pub async fn import(files: &[SourceFile], target: &Target<'_>, strict: bool) -> 
     if strict && report.skipped() > 0 {
         return Err(ImportError::Skipped(report));
     }
-    install(&accepted, target, &engine, &catalog, &definitions, &warnings, &mut report)
-        .await
-        .map_err(ImportError::Workspace)?;
+    install(&accepted, target, &engine, &catalog, &definitions, &warnings, &mut report).await?;
     Ok(report)
 }
 
@@ -363,11 +417,8 @@ async fn install(
     definitions: &Definitions,
     warnings: &BTreeMap<String, Vec<String>>,
     report: &mut Report,
-) -> Result<(), String> {
+) -> Result<(), ImportError> {
     let workspace = target.workspace;
-    let failed = |item: &Item, error: &dyn std::fmt::Display| {
-        format!("{} '{}' ({}): {error}", item.content.kind(), item.content.name(), item.file)
-    };
     // Tables first: DCRs write to them and queries read them.
     for item in accepted {
         let (json, detail) = match &item.content {
@@ -384,13 +435,13 @@ async fn install(
             ),
             _ => continue,
         };
-        target.control.put_table(&workspace.id, &json).await.map_err(|e| failed(item, &e))?;
+        target.control.put_table(&workspace.id, &json).await.map_err(failed(item))?;
         report.push(Status::Installed, "table", &item.content.name(), &item.file, detail);
     }
     for item in accepted {
         match &item.content {
             Content::Function(function) => {
-                target.control.put_function(&workspace.id, function).await.map_err(|e| failed(item, &e))?;
+                target.control.put_function(&workspace.id, function).await.map_err(failed(item))?;
                 let detail = if function.aliases.is_empty() {
                     String::new()
                 } else {
@@ -399,11 +450,8 @@ async fn install(
                 report.push(Status::Installed, "function", &function.name, &item.file, detail);
             }
             Content::Watchlist(watchlist) => {
-                let saved = target
-                    .control
-                    .put_watchlist(&workspace.id, watchlist, target.actor)
-                    .await
-                    .map_err(|e| failed(item, &e))?;
+                let saved =
+                    target.control.put_watchlist(&workspace.id, watchlist, target.actor).await.map_err(failed(item))?;
                 report.push(
                     Status::Installed,
                     "watchlist",
@@ -420,7 +468,7 @@ async fn install(
     }
     for item in accepted {
         let Content::Dcr { json, name } = &item.content else { continue };
-        let dcr = target.control.put_dcr(&workspace.id, json, &check_transform).await.map_err(|e| failed(item, &e))?;
+        let dcr = target.control.put_dcr(&workspace.id, json, &check_transform).await.map_err(failed(item))?;
         let mut urls = Vec::new();
         for stream in dcr.definition.streams.keys() {
             let url = format!(
@@ -441,7 +489,7 @@ async fn install(
                     .detection
                     .put_rule(&workspace.tenant_id, &workspace.id, rule, text, target.rules_enabled)
                     .await
-                    .map_err(|e| failed(item, &e))?;
+                    .map_err(failed(item))?;
                 report.push(
                     Status::Installed,
                     "rule",
@@ -484,11 +532,7 @@ async fn install(
                     "techniques": query.techniques,
                     "source": item.file,
                 });
-                target
-                    .detection
-                    .put_saved_query(&workspace.id, &query.id, &content)
-                    .await
-                    .map_err(|e| failed(item, &e))?;
+                target.detection.put_saved_query(&workspace.id, &query.id, &content).await.map_err(failed(item))?;
                 let checked = crate::hunting::with_time_range(&query.query, 0, 0);
                 match engine.check(&checked, catalog, false) {
                     Ok(_) => report.push(Status::Installed, "hunting query", &query.name, &item.file, ""),
@@ -506,7 +550,7 @@ async fn install(
                 report.with_id(&query.id);
             }
             Content::Workbook { name, content } => {
-                target.detection.put_workbook(&workspace.id, name, content).await.map_err(|e| failed(item, &e))?;
+                target.detection.put_workbook(&workspace.id, name, content).await.map_err(failed(item))?;
                 report.push(Status::Installed, "workbook", name, &item.file, "");
             }
             _ => {}

@@ -21,7 +21,7 @@ use std::fmt;
 use vigil_kql::Engine;
 use vigil_kql_functions::KqlColumn;
 
-pub use install::{ImportError, Report, ReportLine, Status, Target, import};
+pub use install::{ImportError, Report, ReportLine, Status, Target, WriteError, import};
 pub use packs::{Pack, pack, packs};
 pub use parsers::parse_parser;
 pub use source::{SourceFile, read_embedded, read_path};

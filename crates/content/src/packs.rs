@@ -71,7 +71,7 @@ impl Pack {
 
     /// Installs the pack: an import that must install every item.
     pub async fn install(&self, target: &Target<'_>) -> Result<Report, ImportError> {
-        let files = self.files().map_err(ImportError::Workspace)?;
+        let files = self.files().map_err(ImportError::Pack)?;
         import(&files, target, true).await
     }
 }

@@ -192,25 +192,53 @@ CREATE TABLE IF NOT EXISTS outbox (
 /// Deliveries give up after this many attempts.
 pub const MAX_DELIVERY_ATTEMPTS: i64 = 8;
 
+/// Why an operation on detection state failed; the server maps each kind to a status.
 #[derive(Debug)]
-pub struct DetectionError(pub String);
+pub enum DetectionError {
+    /// What the caller asked for is not valid (a playbook, an automation or suppression rule).
+    Invalid(String),
+    /// No such alert, incident or rule.
+    NotFound(String),
+    /// The state moved under the operation (a rule run from a watermark that moved on).
+    Conflict(String),
+    /// The database could not be opened or brought up to date.
+    Open(vigil_sqlite::OpenError),
+    /// The database failed while doing `what`.
+    Storage { what: &'static str, source: sqlx::Error },
+    /// What the database holds cannot be read: malformed JSON, or a sealed playbook that does
+    /// not open with this server's secrets key.
+    Corrupt(String),
+}
 
 impl std::fmt::Display for DetectionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            DetectionError::Invalid(m) | DetectionError::NotFound(m) | DetectionError::Conflict(m) => f.write_str(m),
+            DetectionError::Open(e) => write!(f, "cannot open the detection database: {e}"),
+            DetectionError::Storage { what, source } => write!(f, "detection database: cannot {what}: {source}"),
+            DetectionError::Corrupt(m) => write!(f, "detection database: {m}"),
+        }
     }
 }
 
-impl std::error::Error for DetectionError {}
+impl std::error::Error for DetectionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DetectionError::Open(e) => Some(e),
+            DetectionError::Storage { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 pub type Result<T> = std::result::Result<T, DetectionError>;
 
-fn db_error(what: &str) -> impl Fn(sqlx::Error) -> DetectionError + '_ {
-    move |e| DetectionError(format!("detection database: cannot {what}: {e}"))
+fn db_error(what: &'static str) -> impl Fn(sqlx::Error) -> DetectionError {
+    move |source| DetectionError::Storage { what, source }
 }
 
 fn json_error(e: serde_json::Error) -> DetectionError {
-    DetectionError(format!("detection database holds malformed JSON: {e}"))
+    DetectionError::Corrupt(format!("it holds malformed JSON: {e}"))
 }
 
 /// A rule with its workspace and its state.
@@ -448,9 +476,7 @@ impl Detection {
     /// Opens (creating if needed) a detection database whose playbooks are sealed with `seal`;
     /// playbooks written before sealing are sealed now.
     pub async fn open(path: &Path, seal: SealKey) -> Result<Arc<Detection>> {
-        let pool = vigil_sqlite::open(path, MIGRATIONS)
-            .await
-            .map_err(|e| DetectionError(format!("cannot open the detection database: {e}")))?;
+        let pool = vigil_sqlite::open(path, MIGRATIONS).await.map_err(DetectionError::Open)?;
         let detection = Detection {
             pool,
             seal,
@@ -483,7 +509,7 @@ impl Detection {
     }
 
     fn unseal_playbook(&self, stored: &str) -> Result<Playbook> {
-        let text = self.seal.open_text(stored).map_err(|e| DetectionError(format!("a playbook: {e}")))?;
+        let text = self.seal.open_text(stored).map_err(|e| DetectionError::Corrupt(format!("a playbook: {e}")))?;
         serde_json::from_str(&text).map_err(json_error)
     }
 
@@ -556,7 +582,9 @@ impl Detection {
         Self::bump(&mut transaction).await?;
         transaction.commit().await.map_err(db_error("save the rule"))?;
         drop(_guard);
-        self.rule(workspace, &rule.id).await?.ok_or_else(|| DetectionError("the saved rule vanished".to_string()))
+        self.rule(workspace, &rule.id)
+            .await?
+            .ok_or_else(|| DetectionError::Conflict("the saved rule was deleted meanwhile".to_string()))
     }
 
     pub async fn rules(&self, workspace: Option<&str>) -> Result<Vec<RuleRecord>> {
@@ -727,7 +755,7 @@ impl Detection {
         .rows_affected();
         if moved == 0 {
             transaction.rollback().await.map_err(db_error("discard a stale run"))?;
-            return Err(DetectionError(format!(
+            return Err(DetectionError::Conflict(format!(
                 "rule '{}' was run from a watermark that has moved on (or was deleted); its results were discarded",
                 record.rule.name
             )));
@@ -775,7 +803,7 @@ impl Detection {
             .await
             .map_err(db_error("read the alert"))?;
         let Some(alert) = row.as_ref().map(alert_record).transpose()? else {
-            return Err(DetectionError(format!("alert {id} does not exist")));
+            return Err(DetectionError::NotFound(format!("alert {id} does not exist")));
         };
         let status = change.status.clone().unwrap_or(alert.status.clone());
         let resolved_at = if status == "Resolved" { alert.resolved_at.clone().or(Some(now.clone())) } else { None };
@@ -956,7 +984,7 @@ impl Detection {
     // ---- suppression rules
 
     pub async fn add_suppression(&self, workspace: &str, new: &NewSuppression, actor: &str) -> Result<SuppressionRule> {
-        let duration = new.check().map_err(DetectionError)?;
+        let duration = new.check().map_err(DetectionError::Invalid)?;
         let now = now_nanos();
         let rule = SuppressionRule {
             id: uuid::Uuid::new_v4().to_string(),
@@ -1017,7 +1045,7 @@ impl Detection {
     // ---- automation and playbooks
 
     pub async fn put_playbook(&self, workspace: &str, playbook: &Playbook) -> Result<()> {
-        playbook.check().map_err(DetectionError)?;
+        playbook.check().map_err(DetectionError::Invalid)?;
         let (_guard, mut transaction) = self.begin().await?;
         sqlx::query("INSERT OR REPLACE INTO playbooks (workspace, name, definition) VALUES (?, ?, ?)")
             .bind(workspace)
@@ -1052,7 +1080,7 @@ impl Detection {
 
     pub async fn put_automation_rule(&self, workspace: &str, rule: &AutomationRule) -> Result<()> {
         let playbooks: Vec<String> = self.playbooks(workspace).await?.into_iter().map(|p| p.name).collect();
-        rule.check(&|name| playbooks.iter().any(|p| p == name)).map_err(DetectionError)?;
+        rule.check(&|name| playbooks.iter().any(|p| p == name)).map_err(DetectionError::Invalid)?;
         let (_guard, mut transaction) = self.begin().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO automation_rules (workspace, name, position, definition) VALUES (?, ?, ?, ?)",
@@ -1684,7 +1712,7 @@ async fn apply_incident_change(
         .await
         .map_err(db_error("read the incident"))?;
     let Some(mut incident) = row.as_ref().map(incident_row).transpose()? else {
-        return Err(DetectionError(format!("incident {id} does not exist")));
+        return Err(DetectionError::NotFound(format!("incident {id} does not exist")));
     };
     let now = format_time(now_nanos());
     // (action, detail) for the history.

@@ -59,8 +59,14 @@ pub fn execution_message(error: &datafusion::error::DataFusionError) -> String {
 pub enum QueryError {
     /// The query text does not parse, or does not bind: one or more diagnostics.
     Invalid(Vec<Diagnostic>),
-    /// The query is valid but failed while running (an I/O error, an invalid regex in data...).
+    /// The query is valid but failed while running, for a reason of its own: an invalid regex
+    /// in data, a value it cannot convert, a document `externaldata` cannot read.
     Execution(String),
+    /// The stored data could not be read (a file, the object store, a damaged segment): the
+    /// server's fault, not the query's. The message names files; it is for the server's log.
+    Storage(String),
+    /// A failure inside the engine that no query should meet: a bug. For the server's log.
+    Internal(String),
     /// The query ran past its time limit and was cancelled.
     TimeLimit(std::time::Duration),
     /// The query needed more memory than its limit (in bytes) and was cancelled.
@@ -81,10 +87,15 @@ impl QueryError {
     /// A failure of DataFusion while running: a memory-pool refusal is the memory limit, whatever
     /// operator met it.
     pub fn from_execution(error: &datafusion::error::DataFusionError, memory_limit: Option<usize>) -> QueryError {
+        use datafusion::error::DataFusionError;
         match (error.find_root(), memory_limit) {
-            (datafusion::error::DataFusionError::ResourcesExhausted(detail), Some(limit)) => {
+            (DataFusionError::ResourcesExhausted(detail), Some(limit)) => {
                 QueryError::MemoryLimit { limit, detail: first_line(detail) }
             }
+            (DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) | DataFusionError::ParquetError(_), _) => {
+                QueryError::Storage(execution_message(error))
+            }
+            (DataFusionError::Internal(_), _) => QueryError::Internal(execution_message(error)),
             _ => QueryError::Execution(execution_message(error)),
         }
     }
@@ -98,6 +109,8 @@ impl fmt::Display for QueryError {
                 write!(f, "{}", messages.join("; "))
             }
             QueryError::Execution(message) => write!(f, "{message}"),
+            QueryError::Storage(message) => write!(f, "the stored data could not be read: {message}"),
+            QueryError::Internal(message) => write!(f, "internal error: {message}"),
             QueryError::TimeLimit(limit) => {
                 write!(f, "the query ran longer than its time limit of {} and was cancelled", seconds(*limit))
             }

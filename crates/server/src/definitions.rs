@@ -295,18 +295,38 @@ pub async fn import_content(
     };
     let outcome = vigil_content::import(&files, &target, request.strict).await;
     state.refresh().await?;
-    match outcome {
-        Ok(report) => Ok(axum::Json(report).into_response()),
-        Err(vigil_content::ImportError::Unreadable(errors)) => Err(ApiError::bad_request(
+    Ok(axum::Json(outcome.map_err(import_error)?).into_response())
+}
+
+/// An import's failure as the API answers it: what the content got wrong as a 400 naming it,
+/// what the workspace refused as the control plane or detection answer it (the item named),
+/// and the server's own faults without their internals.
+pub(crate) fn import_error(error: vigil_content::ImportError) -> ApiError {
+    use vigil_content::{ImportError, WriteError};
+    match error {
+        ImportError::Unreadable(errors) => ApiError::bad_request(
             "InvalidContent",
             format!("Nothing was imported: {} file(s) cannot be read.", errors.len()),
         )
-        .with_inner(json!({"errors": errors.iter().map(|e| json!({"file": e.file, "field": e.field, "message": e.message})).collect::<Vec<Json>>()}))),
-        Err(vigil_content::ImportError::Skipped(report)) => Err(ApiError::bad_request(
+        .with_inner(json!({"errors": errors.iter().map(|e| json!({"file": e.file, "field": e.field, "message": e.message})).collect::<Vec<Json>>()})),
+        ImportError::Skipped(report) => ApiError::bad_request(
             "InvalidContent",
             format!("Nothing was imported: {} item(s) would be skipped.", report.skipped()),
         )
-        .with_inner(serde_json::to_value(&report).unwrap_or_default())),
-        Err(vigil_content::ImportError::Workspace(message)) => Err(ApiError::internal(message)),
+        .with_inner(serde_json::to_value(&report).unwrap_or_default()),
+        ImportError::Pack(_) => {
+            tracing::error!(error = %error, "a content pack of this build cannot be read");
+            ApiError::internal("The content pack cannot be read; give the request id to an administrator")
+        }
+        ImportError::Workspace { item, source } => {
+            let mut answer = match source {
+                WriteError::Control(e) => ApiError::from(e),
+                WriteError::Detection(e) => ApiError::from(e),
+            };
+            if answer.status.is_client_error() {
+                answer.message = format!("{item}: {}", answer.message);
+            }
+            answer
+        }
     }
 }

@@ -32,7 +32,21 @@ const MAX_TOP: i64 = 10_000;
 
 impl From<DetectionError> for ApiError {
     fn from(error: DetectionError) -> ApiError {
-        ApiError::internal(error.0)
+        match error {
+            DetectionError::Invalid(message) => ApiError::bad_request("InvalidRequest", message),
+            DetectionError::NotFound(message) => ApiError::not_found("NotFound", message),
+            DetectionError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "Conflict", message),
+            // The server's faults: the cause goes to the log, under the request id the client
+            // is given; the client learns only that it may retry.
+            DetectionError::Open(_) | DetectionError::Storage { .. } => {
+                tracing::error!(error = %error, "detection database failed");
+                ApiError::unavailable("The detection database is unavailable; retry later")
+            }
+            DetectionError::Corrupt(_) => {
+                tracing::error!(error = %error, "detection state cannot be read");
+                ApiError::internal("Stored detection state cannot be read; give the request id to an administrator")
+            }
+        }
     }
 }
 

@@ -105,6 +105,18 @@ fn query_error(error: &QueryError, text: &str) -> ApiError {
         // The query, not the server, is what asks too much: the client can narrow it.
         QueryError::MemoryLimit { .. } => ApiError::bad_request("BadArgumentError", "The query used too much memory")
             .with_inner(json!({"code": "MemoryLimitExceeded", "message": error.to_string()})),
+        // The server's fault: what failed (file names included) goes to the log under the
+        // request id the client is given, not to the client.
+        QueryError::Storage(_) => {
+            tracing::error!(error = %error, "a query could not read the stored data");
+            ApiError::unavailable(
+                "The stored data could not be read; retry later, or give the request id to an administrator",
+            )
+        }
+        QueryError::Internal(_) => {
+            tracing::error!(error = %error, "a query met an internal error");
+            ApiError::internal("The query met an internal error; give the request id to an administrator")
+        }
         other => ApiError::bad_request("BadArgumentError", "The query failed").with_inner(json!({
             "code": "QueryExecutionError",
             "message": other.render(text),

@@ -134,7 +134,7 @@ pub async fn install_pack(
         actor: &principal.name,
         rules_enabled: None,
     };
-    let report = pack.install(&target).await.map_err(|e| ApiError::bad_request("InvalidContent", e.to_string()))?;
+    let report = pack.install(&target).await.map_err(crate::definitions::import_error)?;
     state.refresh().await?;
     Ok(axum::Json(vigil_content::packs::install_summary(&pack, &workspace.id, &report)).into_response())
 }

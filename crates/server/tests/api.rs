@@ -1068,3 +1068,60 @@ async fn the_console_is_served_beside_the_apis_it_uses() {
     assert_eq!(server.token(&server.tenant, &server.reader, management).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(server.token(&server.tenant, &fresh, management).await.status(), StatusCode::OK);
 }
+
+/// Item 9 of the hardening issue: on ac06a67 a failing detection database answered 500 with
+/// SQLite's own text, and a query whose stored data could not be read answered 400 (the
+/// client's fault) naming the server's files. Server faults are 503 or 500 with a request id
+/// the log carries; the client's are 4xx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_failures_reach_clients_as_statuses_not_as_internal_text() {
+    use reqwest::Method;
+    let server = start().await;
+    let publisher = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let (status, _) = server.ingest(&server.dcr, STREAM, Some(&publisher), keeper_events(4), false).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    server.state.store.flush().await.unwrap();
+    let data_dir = server._dir.path().to_string_lossy().to_string();
+    let mut segments = Vec::new();
+    let mut pending = vec![server._dir.path().join("segments")];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                segments.push(path);
+            }
+        }
+    }
+    assert!(!segments.is_empty(), "the rows were flushed to Parquet");
+    for segment in &segments {
+        std::fs::write(segment, b"PAR1 this is not a Parquet file any more PAR1").unwrap();
+    }
+    let reader = server.access_token(&server.reader, "https://api.loganalytics.io/.default").await;
+    let response = server
+        .client
+        .post(format!("{}/v1/workspaces/{}/query", server.url, server.workspace))
+        .bearer_auth(&reader)
+        .json(&json!({"query": "KeeperSecurityEventNewLogs_CL | count"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let request_id = response.headers().get("x-ms-request-id").map(|v| v.to_str().unwrap().to_string());
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(request_id.is_some() && body.contains("request id"), "{body}");
+    assert!(!body.contains(&data_dir) && !body.contains(".parquet"), "the server's files stay in its log: {body}");
+
+    // A detection database that fails (here: a table gone) is not the client's to read about.
+    let detection_db = format!("sqlite://{}", server._dir.path().join("detection.db").display());
+    let raw = sqlx::SqlitePool::connect(&detection_db).await.unwrap();
+    sqlx::query("DROP TABLE suppression_rules").execute(&raw).await.unwrap();
+    let management = server.access_token(&server.reader, "https://management.azure.com/.default").await;
+    let path = format!("/api/workspaces/{}/suppressionRules", server.workspace);
+    let (status, body) = call(&server, Method::GET, &path, &management, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let text = body.to_string();
+    assert!(!text.contains("suppression_rules") && !text.to_lowercase().contains("sqlite"), "{text}");
+}
