@@ -26,8 +26,11 @@ pub struct ServerConfig {
     /// Rows and bytes of one query's result; past them the result is cut and marked partial.
     pub result_rows: usize,
     pub result_bytes: usize,
-    /// Ingestion requests processed at once; more are refused with 429.
+    /// Ingestion requests processed at once; more are refused with 429. A request takes a slot
+    /// once its body has arrived, so slow uploads hold none.
     pub max_concurrent_ingest: usize,
+    /// How long an ingestion request's body may take to arrive; past it, 408.
+    pub ingest_body_timeout: Duration,
     /// Token requests a minute (in bursts of as many) from one source address, and for one
     /// client id; more are refused with 429 and `Retry-After`.
     pub token_requests_per_minute_per_source: u32,
@@ -142,6 +145,7 @@ impl Default for ServerConfig {
             result_rows: vigil_kql::QueryLimits::RESULT_ROWS,
             result_bytes: vigil_kql::QueryLimits::RESULT_BYTES,
             max_concurrent_ingest: 64,
+            ingest_body_timeout: Duration::from_secs(30),
             token_requests_per_minute_per_source: 300,
             token_requests_per_minute_per_client: 60,
             flush_interval: Duration::from_secs(30),
@@ -237,6 +241,7 @@ struct QueryFile {
 #[serde(deny_unknown_fields)]
 struct IngestFile {
     max_concurrent_requests: Option<usize>,
+    body_timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -296,8 +301,13 @@ impl ServerConfig {
                 self.result_bytes = mb << 20;
             }
         }
-        if let Some(limit) = file.ingest.and_then(|i| i.max_concurrent_requests) {
-            self.max_concurrent_ingest = limit.max(1);
+        if let Some(ingest) = file.ingest {
+            if let Some(limit) = ingest.max_concurrent_requests {
+                self.max_concurrent_ingest = limit.max(1);
+            }
+            if let Some(seconds) = ingest.body_timeout_seconds {
+                self.ingest_body_timeout = Duration::from_secs(seconds.max(1));
+            }
         }
         if let Some(oauth) = file.oauth {
             if let Some(limit) = oauth.requests_per_minute_per_source {

@@ -100,11 +100,19 @@ async fn handle(
         ));
     };
     let flows: Vec<_> = dcr.definition.flows_of(stream).collect();
+    // The body arrives before a slot is taken: a slow upload holds only its own connection,
+    // and only for as long as the timeout allows.
+    let timeout = state.config.ingest_body_timeout;
+    let raw = tokio::time::timeout(timeout, read_body(headers, body)).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "RequestTimeout",
+            format!("The request body did not arrive within {} seconds; nothing was written.", timeout.as_secs()),
+        )
+    })??;
     let _slot = state.ingest_slots.try_acquire().map_err(|_| {
         ApiError::too_many_requests("The server is handling as many ingestion requests as it can; retry later.", 1)
     })?;
-
-    let raw = read_body(headers, body).await?;
     state.metrics.ingest_bytes.inc_by(raw.len() as u64);
     let text = decode_body(headers, raw)?;
     state.metrics.ingest_uncompressed_bytes.inc_by(text.len() as u64);

@@ -106,3 +106,57 @@ async fn large_results_are_cut_and_marked_partial() {
     let (_, body) = server.query(&server.workspace, &token, "range x from 1 to 1000 step 1 | count").await;
     assert_eq!(body.get("error"), None, "{body}");
 }
+
+/// Item 6 of the hardening issue: on ac06a67 an ingestion request took its slot before its
+/// body arrived, with no time limit, so one slow upload per slot shed every other publisher's
+/// requests with 429. Now the body arrives first, within a time limit (408 past it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_upload_holds_no_ingestion_slot_and_runs_out_of_time() {
+    use futures::StreamExt;
+    let server = common::start_with(|config| {
+        config.max_concurrent_ingest = 1;
+        config.ingest_body_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let token = server.access_token(&server.publisher, "https://monitor.azure.com/.default").await;
+    let url =
+        format!("{}/dataCollectionRules/{}/streams/{}?api-version=2023-01-01", server.url, server.dcr, common::STREAM);
+    // Half a record, then nothing for longer than the limit.
+    let trickle = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+        b"[{\"audit_event\": \"lo",
+    ))])
+    .chain(futures::stream::once(async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        Ok(bytes::Bytes::from_static(b"gin\"}]"))
+    }));
+    let slow = server
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(trickle))
+        .send();
+    let others = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let (status, _) =
+                server.ingest(&server.dcr, common::STREAM, Some(&token), common::keeper_events(1), false).await;
+            statuses.push(status);
+        }
+        statuses
+    };
+    let started = Instant::now();
+    let (slow, statuses) = tokio::join!(slow, others);
+    assert_eq!(
+        statuses,
+        vec![StatusCode::NO_CONTENT; 3],
+        "the other publisher was served while the slow upload went on"
+    );
+    let slow = slow.unwrap();
+    assert_eq!(slow.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() < Duration::from_secs(6), "cut at the limit, not when the client gave up");
+    let body: Json = slow.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "RequestTimeout", "{body}");
+    assert_eq!(server.count("KeeperSecurityEventNewLogs_CL").await, 3, "nothing of the slow upload was written");
+}
