@@ -272,7 +272,10 @@ impl AppState {
             .validate(token, origin, &accepted, &external)
             .await
             .map_err(|rejection| ApiError::unauthorized(rejection.0))?;
-        if let Some(not_before) = self.not_before(&principal.tenant_id, &principal.id).await?
+        // The cache was brought up to date above, for this request.
+        let revoked =
+            self.cache.lock().await.revocations.get(&(principal.tenant_id.clone(), principal.id.clone())).copied();
+        if let Some(not_before) = revoked
             && principal.issued_at.is_none_or(|issued| issued < not_before)
         {
             return Err(ApiError::unauthorized(
