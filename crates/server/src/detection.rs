@@ -615,24 +615,27 @@ async fn append_outbox(state: &AppState) -> Result<(), String> {
         for row in rows {
             groups.entry((row.workspace, row.table)).or_default().push(row.row);
         }
-        for ((workspace, table), rows) in groups {
-            let Some((columns, _)) = state.destination_columns(&workspace, &table, &[]).await.map_err(|e| e.message)?
+        let mut batches = Vec::with_capacity(groups.len());
+        for ((workspace, table), rows) in &groups {
+            let Some((columns, _)) = state.destination_columns(workspace, table, &[]).await.map_err(|e| e.message)?
             else {
                 tracing::warn!(%workspace, %table, "the table is not defined; keeping its rows");
                 return Ok(());
             };
-            let body = serde_json::to_vec(&rows).map_err(|e| e.to_string())?;
+            let body = serde_json::to_vec(rows).map_err(|e| e.to_string())?;
             let batch = records_to_batch(&columns, &body).map_err(|e| format!("{table}: {e:?}"))?;
             let destination = Destination {
-                table: &table,
+                table,
                 columns: &columns,
-                workspace_id: &workspace,
+                workspace_id: workspace,
                 now: chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default(),
                 defender_timestamp: false,
             };
             let batch = coerce(&columns, &batch, &destination).map_err(|e| format!("{table}: {e}"))?;
-            state.store.append(&workspace, &table, batch).await.map_err(|e| e.to_string())?;
+            batches.push((workspace.as_str(), table.as_str(), batch));
         }
+        // One transaction, so that a failure part-way does not append some tables twice.
+        state.store.append_all(batches).await.map_err(|e| e.to_string())?;
         state.detection.remove_outbox(last).await.map_err(|e| e.to_string())?;
     }
 }

@@ -133,7 +133,7 @@ async fn handle(
 
     // Every flow is computed before anything is written: a request is all or nothing.
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let mut outputs: Vec<(&str, RecordBatch)> = Vec::with_capacity(flows.len());
+    let mut outputs: Vec<(&str, &str, RecordBatch)> = Vec::with_capacity(flows.len());
     for flow in flows {
         let (fields, batch) = transform(&state.transform_engine, flow, stream_columns, input.clone(), now)
             .await
@@ -153,15 +153,12 @@ async fn handle(
             defender_timestamp: vigil_catalog::standard::has_defender_timestamp(&flow.table),
         };
         let batch = coerce(&fields, &batch, &destination).map_err(|m| ApiError::bad_request("InvalidDataFormat", m))?;
-        outputs.push((flow.table.as_str(), batch));
+        outputs.push((dcr.workspace_id.as_str(), flow.table.as_str(), batch));
     }
-    let rows = input.num_rows();
-    for (table, batch) in outputs {
-        if batch.num_rows() > 0 {
-            state.store.append(&dcr.workspace_id, table, batch).await?;
-        }
-    }
-    Ok(rows)
+    // One transaction: a failure part-way must not leave one table written for the retry to
+    // duplicate.
+    state.store.append_all(outputs).await?;
+    Ok(input.num_rows())
 }
 
 /// Reads at most 1 MiB of body; a larger one is refused as soon as it is seen to be larger.

@@ -158,6 +158,9 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(failure) = state.store.write_failure() {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {failure}")).into_response();
+    }
     match state.control.generation().await {
         Ok(_) => "ready".into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")).into_response(),

@@ -199,8 +199,8 @@ impl Shared {
 
 impl Store {
     /// Opens the store in `config.data_dir`: creates what is missing, replays the WAL into the
-    /// memtables, deletes segment files the catalog does not know (a crash before their flush
-    /// committed), and starts the background flush and maintenance tasks.
+    /// memtables, deletes the segment files of flushes that did not commit (journaled, so
+    /// that files the store did not write are never touched), and starts the background flush and maintenance tasks.
     pub async fn open(config: StoreConfig) -> Result<Arc<Store>, StoreError> {
         let wal_dir = config.data_dir.join("wal");
         std::fs::create_dir_all(&wal_dir)
@@ -215,7 +215,7 @@ impl Store {
             state.tables.insert(stored.key, table);
         }
         maintenance::purge_dropped_segments(&metadata, &segment_store, i64::MAX).await?;
-        maintenance::delete_unknown_segments(&metadata, &segment_store).await?;
+        maintenance::delete_uncommitted_segments(&metadata, &segment_store).await?;
 
         let mut highest_lsn = state.tables.values().map(|t| t.flushed_lsn).max().unwrap_or(0);
         let mut latest_received = state
@@ -270,6 +270,7 @@ impl Store {
             highest_lsn + 1,
             clock,
             metrics,
+            Box::new(wal::create_file),
             move |committed| writer_shared.apply(committed),
         )?;
         let (shutdown, _) = watch::channel(false);
@@ -347,42 +348,70 @@ impl Store {
     /// Appends a batch whose schema is `arrow_schema` of the table's columns. Returns once the
     /// batch is fsynced in the WAL; its rows are visible to queries from then on.
     pub async fn append(&self, workspace: &str, table: &str, batch: RecordBatch) -> Result<(), StoreError> {
+        self.append_all(vec![(workspace, table, batch)]).await
+    }
+
+    /// Appends batches, each `(workspace, table, batch)`, as one transaction: after a crash or
+    /// an error, either all of them are stored or none is, so a client that retries a failed
+    /// request duplicates nothing. Returns once the transaction is fsynced in the WAL.
+    pub async fn append_all(&self, batches: Vec<(&str, &str, RecordBatch)>) -> Result<(), StoreError> {
         self.check_open()?;
-        let key = TableKey::new(workspace, table);
-        let batch = {
+        let mut conformed = Vec::with_capacity(batches.len());
+        {
             let state = self.shared.lock();
-            let Some(definition) = state.tables.get(&key) else {
-                return Err(StoreError::UnknownTable(format!(
-                    "table '{table}' is not defined in workspace '{workspace}'"
-                )));
-            };
-            // A batch built before the table grew (an open table gaining a column from another
-            // request) has the table's first columns: the newer ones are empty in its rows.
-            let known = batch.num_columns().min(definition.columns.len());
-            check_batch_schema(table, &definition.columns[..known], &batch.schema())?;
-            if batch.num_rows() == 0 {
+            let mut bytes = 0;
+            for (workspace, table, batch) in batches {
+                let key = TableKey::new(workspace, table);
+                let Some(definition) = state.tables.get(&key) else {
+                    return Err(StoreError::UnknownTable(format!(
+                        "table '{table}' is not defined in workspace '{workspace}'"
+                    )));
+                };
+                // A batch built before the table grew (an open table gaining a column from
+                // another request) has the table's first columns: the newer ones are empty in
+                // its rows.
+                let known = batch.num_columns().min(definition.columns.len());
+                check_batch_schema(table, &definition.columns[..known], &batch.schema())?;
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                bytes += batch.get_array_memory_size();
+                // The table's own schema, so every batch carries the columns' KQL type metadata.
+                let mut columns = batch.columns().to_vec();
+                for column in &definition.columns[known..] {
+                    columns.push(datafusion::arrow::array::new_null_array(&column.ty.arrow(), batch.num_rows()));
+                }
+                let batch = RecordBatch::try_new(definition.schema.clone(), columns)
+                    .map_err(|e| StoreError::Schema(format!("the batch does not fit table '{table}': {e}")))?;
+                conformed.push((key, batch));
+            }
+            if conformed.is_empty() {
                 return Ok(());
             }
-            if state.memtable_bytes + batch.get_array_memory_size() > self.config.max_memtable_bytes {
+            if state.memtable_bytes + bytes > self.config.max_memtable_bytes {
                 self.shared.flush_wanted.notify_one();
                 return Err(StoreError::Overloaded);
             }
-            // The table's own schema, so every batch carries the columns' KQL type metadata.
-            let mut columns = batch.columns().to_vec();
-            for column in &definition.columns[known..] {
-                columns.push(datafusion::arrow::array::new_null_array(&column.ty.arrow(), batch.num_rows()));
-            }
-            RecordBatch::try_new(definition.schema.clone(), columns)
-                .map_err(|e| StoreError::Schema(format!("the batch does not fit table '{table}': {e}")))?
-        };
-        let ipc = wal::encode_batch(&batch)?;
-        if ipc.len() > wal::max_payload_bytes(&key) {
+        }
+        let mut entries = Vec::with_capacity(conformed.len());
+        let mut batches = Vec::with_capacity(conformed.len());
+        for (key, batch) in conformed {
+            entries.push(wal::Entry { key, ipc: wal::encode_batch(&batch)? });
+            batches.push(batch);
+        }
+        let encoded = wal::body_bytes(&entries);
+        if encoded > wal::MAX_BODY_BYTES {
             return Err(StoreError::Schema(format!(
-                "the batch is {} bytes encoded; a single append may be at most 4 GiB: split it",
-                ipc.len()
+                "the batches are {encoded} bytes encoded; one append may be at most 4 GiB: split it"
             )));
         }
-        self.wal.append(key, batch, ipc).await
+        self.wal.append(batches, entries).await
+    }
+
+    /// Why the store refuses writes until it is restarted (its WAL could not be fsynced), if
+    /// it does: the server is then not ready.
+    pub fn write_failure(&self) -> Option<String> {
+        self.wal.failure()
     }
 
     /// The stored tables of one workspace, for `vigil_kql::Engine::run`.

@@ -127,8 +127,11 @@ impl Store {
         Ok(())
     }
 
-    /// Puts the segments in the segment store, or none of them.
+    /// Puts the segments in the segment store, or none of them. Their paths are journaled
+    /// first, so that a crash before they are committed leaves files the next `open` deletes.
     async fn put_segments(&self, segments: &[EncodedSegment]) -> Result<(), StoreError> {
+        let paths: Vec<&str> = segments.iter().map(|s| s.path.as_str()).collect();
+        self.metadata.journal_pending(&paths, now_nanos()).await?;
         for (index, segment) in segments.iter().enumerate() {
             if let Err(e) = self.segment_store.put(&segment.path, segment.data.clone()).await {
                 self.discard(&segments[..index]).await;
@@ -138,13 +141,18 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes segments that were put but will not be committed. If this fails too, the next
-    /// `open` deletes them: the catalog does not list them.
+    /// Deletes segments that were put but will not be committed. What cannot be deleted now
+    /// stays journaled, for the next `open` to delete.
     async fn discard(&self, segments: &[EncodedSegment]) {
+        let mut deleted = Vec::with_capacity(segments.len());
         for segment in segments {
-            if let Err(e) = self.segment_store.delete(&segment.path).await {
-                tracing::warn!("cannot delete uncommitted segment {}: {e}", segment.path);
+            match self.segment_store.delete(&segment.path).await {
+                Ok(()) => deleted.push(segment.path.as_str()),
+                Err(e) => tracing::warn!("cannot delete uncommitted segment {}: {e}", segment.path),
             }
+        }
+        if let Err(e) = self.metadata.forget_pending(&deleted).await {
+            tracing::warn!("cannot update the journal of segments being written: {e}");
         }
     }
 
@@ -311,22 +319,20 @@ pub(crate) async fn purge_dropped_segments(
     Ok(deleted.len())
 }
 
-/// Deletes segment files the catalog does not list: put by a flush or compaction that crashed
-/// before its transaction committed.
-pub(crate) async fn delete_unknown_segments(
+/// Deletes the files of journaled segments that no flush or compaction committed (it crashed
+/// between putting them and its transaction). Nothing else in the segment store is touched.
+pub(crate) async fn delete_uncommitted_segments(
     metadata: &Metadata,
     segment_store: &SegmentStore,
 ) -> Result<(), StoreError> {
-    let known = metadata.segment_paths().await?;
-    let mut deleted = 0usize;
-    for path in segment_store.list_segments().await? {
-        if !known.contains(&path) {
-            segment_store.delete(&path).await?;
-            deleted += 1;
-        }
+    let uncommitted = metadata.uncommitted_pending().await?;
+    for path in &uncommitted {
+        segment_store.delete(path).await?;
     }
-    if deleted > 0 {
-        tracing::warn!(deleted, "deleted segment files the catalog does not list (from a flush that did not commit)");
+    let paths: Vec<&str> = uncommitted.iter().map(String::as_str).collect();
+    metadata.forget_pending(&paths).await?;
+    if !uncommitted.is_empty() {
+        tracing::warn!(deleted = uncommitted.len(), "deleted the segment files of flushes that did not commit");
     }
     Ok(())
 }
@@ -427,5 +433,52 @@ mod tests {
         let segments = [segment(1, 5, huge), segment(2, 5, huge), segment(3, 5, huge), segment(4, 5, huge), untimed];
         // Only two of the 200 MiB segments fit the input limit, and they are not small.
         assert_eq!(ids(&compaction_groups(&segments)), vec![]);
+    }
+}
+
+#[cfg(test)]
+mod crash_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array, TimestampNanosecondArray};
+    use vigil_kql_functions::types::arrow_schema;
+    use vigil_kql_functions::{KqlColumn, KqlType};
+
+    use super::*;
+    use crate::StoreConfig;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_files_of_a_flush_that_crashed_before_committing_are_deleted_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = StoreConfig {
+            data_dir: dir.path().to_path_buf(),
+            flush_interval: Duration::from_secs(24 * 3600),
+            compaction_interval: Duration::from_secs(24 * 3600),
+            ..StoreConfig::default()
+        };
+        let columns = [KqlColumn::new("TimeGenerated", KqlType::DateTime), KqlColumn::new("N", KqlType::Long)];
+        let store = Store::open(config.clone()).await.expect("opens");
+        store.define_table("ws", "T", &columns, None).await.expect("defines");
+        let values: Vec<ArrayRef> = vec![
+            Arc::new(TimestampNanosecondArray::from(vec![1_709_251_200_000_000_000])),
+            Arc::new(Int64Array::from(vec![7])),
+        ];
+        let batch = RecordBatch::try_new(arrow_schema(&columns), values).expect("batch");
+        store.append("ws", "T", batch).await.expect("appends");
+        // A flush up to its put, then a crash before its catalog transaction.
+        let job = store.freeze().pop().expect("a table to flush");
+        let encoded = encode_blocking(job.key, job.schema, job.batches, 0).await.expect("encodes");
+        store.put_segments(&encoded).await.expect("puts");
+        let written = dir.path().join("segments").join(&encoded[0].path);
+        assert!(written.exists());
+        drop(store);
+
+        let store = Store::open(config).await.expect("reopens");
+        assert!(!written.exists(), "the uncommitted segment is deleted");
+        assert!(store.segments("ws", "T").is_empty());
+        assert_eq!(store.table_stats("ws", "T").rows, 1, "its row is replayed from the WAL");
+        assert!(store.metadata.uncommitted_pending().await.expect("journal").is_empty());
+        store.close().await.expect("closes");
     }
 }

@@ -2,7 +2,6 @@
 //! flushed, and the segments. It is the truth about which segments exist: a segment file is
 //! part of a table exactly when its row is live here.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use sqlx::sqlite::SqlitePool;
@@ -54,6 +53,17 @@ CREATE INDEX IF NOT EXISTS segments_by_table ON segments (workspace, table_name)
 CREATE INDEX IF NOT EXISTS segments_deleted ON segments (deleted_at) WHERE deleted_at IS NOT NULL;
 ";
 
+/// The journal of segment files being written: a path is recorded before its file is put and
+/// removed in the transaction that adds its segment. A path still here at open belongs to a
+/// flush or compaction that never committed, and is the only file the store ever deletes
+/// without a segment row: files it did not write, beside its own, are never touched.
+const PENDING_SEGMENTS: &str = "
+CREATE TABLE pending_segments (
+    path TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
+";
+
 /// A table as the catalog has it at start-up.
 pub(crate) struct StoredTable {
     pub key: TableKey,
@@ -70,7 +80,7 @@ pub(crate) struct Metadata {
 
 impl Metadata {
     pub async fn open(path: &Path) -> Result<Metadata, StoreError> {
-        let pool = vigil_sqlite::open(path, &[SCHEMA])
+        let pool = vigil_sqlite::open(path, &[SCHEMA, PENDING_SEGMENTS])
             .await
             .map_err(|e| StoreError::Io(format!("cannot open the segment catalog: {e}")))?;
         Ok(Metadata { pool, path: path.to_path_buf() })
@@ -214,6 +224,7 @@ impl Metadata {
         let failed = |e| self.failed(&format!("record a flush of table {key}"), e);
         let mut transaction = self.pool.begin().await.map_err(failed)?;
         let segments = insert_segments(&mut transaction, key, added, now).await.map_err(failed)?;
+        forget_pending(&mut transaction, added.iter().map(|s| s.path.as_str())).await.map_err(failed)?;
         sqlx::query("UPDATE tables SET flushed_lsn = ? WHERE workspace = ? AND name = ?")
             .bind(flushed_lsn as i64)
             .bind(&key.workspace)
@@ -237,6 +248,7 @@ impl Metadata {
         let mut transaction = self.pool.begin().await.map_err(failed)?;
         mark_deleted(&mut transaction, removed, now).await.map_err(failed)?;
         let segments = insert_segments(&mut transaction, key, added, now).await.map_err(failed)?;
+        forget_pending(&mut transaction, added.iter().map(|s| s.path.as_str())).await.map_err(failed)?;
         transaction.commit().await.map_err(failed)?;
         Ok(segments)
     }
@@ -272,13 +284,38 @@ impl Metadata {
         transaction.commit().await.map_err(failed)
     }
 
-    /// The path of every segment the catalog knows, live or dropped.
-    pub async fn segment_paths(&self) -> Result<HashSet<String>, StoreError> {
-        sqlx::query("SELECT path FROM segments")
-            .fetch_all(&self.pool)
-            .await
-            .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>())
-            .map_err(|e| self.failed("list segments", e))
+    /// Records that segment files are about to be put at these paths.
+    pub async fn journal_pending(&self, paths: &[&str], now: i64) -> Result<(), StoreError> {
+        let failed = |e| self.failed("journal the segments being written", e);
+        let mut transaction = self.pool.begin().await.map_err(failed)?;
+        for path in paths {
+            sqlx::query("INSERT OR IGNORE INTO pending_segments (path, created_at) VALUES (?, ?)")
+                .bind(path)
+                .bind(now)
+                .execute(&mut *transaction)
+                .await
+                .map_err(failed)?;
+        }
+        transaction.commit().await.map_err(failed)
+    }
+
+    /// Removes paths from the journal: their files are deleted, or were never put.
+    pub async fn forget_pending(&self, paths: &[&str]) -> Result<(), StoreError> {
+        let failed = |e| self.failed("update the journal of segments being written", e);
+        let mut transaction = self.pool.begin().await.map_err(failed)?;
+        forget_pending(&mut transaction, paths.iter().copied()).await.map_err(failed)?;
+        transaction.commit().await.map_err(failed)
+    }
+
+    /// Journaled paths that no segment row took up: files of writes that never committed.
+    pub async fn uncommitted_pending(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query(
+            "SELECT path FROM pending_segments WHERE path NOT IN (SELECT path FROM segments) ORDER BY created_at, path",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .and_then(|rows| rows.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>())
+        .map_err(|e| self.failed("read the journal of segments being written", e))
     }
 
     pub async fn close(&self) {
@@ -326,6 +363,16 @@ async fn insert_segments(
         });
     }
     Ok(segments)
+}
+
+async fn forget_pending(
+    transaction: &mut Transaction<'_, Sqlite>,
+    paths: impl Iterator<Item = &str>,
+) -> Result<(), sqlx::Error> {
+    for path in paths {
+        sqlx::query("DELETE FROM pending_segments WHERE path = ?").bind(path).execute(&mut **transaction).await?;
+    }
+    Ok(())
 }
 
 async fn mark_deleted(transaction: &mut Transaction<'_, Sqlite>, ids: &[i64], now: i64) -> Result<(), sqlx::Error> {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
@@ -109,17 +108,6 @@ impl SegmentStore {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.failed("delete", path, e)),
         }
-    }
-
-    /// Every Parquet object in the store.
-    pub async fn list_segments(&self) -> Result<Vec<String>, StoreError> {
-        let objects: Vec<_> =
-            self.objects.list(None).try_collect().await.map_err(|e| self.failed("list", "the segments", e))?;
-        Ok(objects
-            .into_iter()
-            .map(|object| object.location.to_string())
-            .filter(|path| path.ends_with(".parquet"))
-            .collect())
     }
 }
 

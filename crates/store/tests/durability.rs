@@ -15,12 +15,12 @@ fn wal_files(data_dir: &Path) -> Vec<PathBuf> {
     files_under(&data_dir.join("wal"), "log")
 }
 
-/// The WAL file the last store wrote to: the newest that is not empty.
+/// The WAL file the last store wrote to: the newest with a frame after its 16-byte header.
 fn last_written_wal_file(data_dir: &Path) -> PathBuf {
     wal_files(data_dir)
         .into_iter()
         .rev()
-        .find(|path| std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false))
+        .find(|path| std::fs::metadata(path).map(|m| m.len() > 16).unwrap_or(false))
         .expect("a WAL file with frames")
 }
 
@@ -41,7 +41,8 @@ async fn unflushed_appends_are_replayed_once_per_crash() {
     let store = open(dir.path()).await;
     assert_eq!(event_ids(&store, "T").await, (1..=13).collect::<Vec<_>>());
     store.close().await.expect("close flushes");
-    assert!(wal_files(dir.path()).iter().all(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(1) == 0));
+    // What is left of the WAL holds no frame: at most a file header.
+    assert!(wal_files(dir.path()).iter().all(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(u64::MAX) <= 16));
 
     let store = open(dir.path()).await;
     assert_eq!(event_ids(&store, "T").await, (1..=13).collect::<Vec<_>>());
@@ -110,7 +111,7 @@ async fn a_flush_that_fails_for_one_table_loses_and_duplicates_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn segment_files_the_catalog_does_not_list_are_deleted_at_open() {
+async fn files_in_the_segment_store_that_the_store_did_not_write_are_left_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open_with_events_table(dir.path(), "T").await;
     store.append(WORKSPACE, "T", hourly_events(MARCH_1, 1, 1)).await.expect("append");
@@ -118,15 +119,22 @@ async fn segment_files_the_catalog_does_not_list_are_deleted_at_open() {
     store.close().await.expect("close");
     let segments_dir = dir.path().join("segments");
     let [segment] = files_under(&segments_dir, "parquet").try_into().expect("one segment");
-    // What a crash between a flush's put and its commit leaves.
-    let orphan = segment.with_file_name("00000000-0000-0000-0000-000000000000.parquet");
-    std::fs::copy(&segment, &orphan).expect("copy");
+    // On a shared bucket: another system's file, and one beside Vigil's own segments.
+    let foreign = segments_dir.join("other-system").join("data.parquet");
+    std::fs::create_dir_all(foreign.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&foreign, b"not ours").expect("write");
+    let beside = segment.with_file_name("00000000-0000-0000-0000-000000000000.parquet");
+    std::fs::copy(&segment, &beside).expect("copy");
 
-    let store = open(dir.path()).await;
-    assert!(!orphan.exists(), "the uncommitted segment is deleted");
-    assert_eq!(files_under(&segments_dir, "parquet"), vec![segment]);
-    assert_eq!(count(&store, "T | count").await, 1);
-    store.close().await.expect("close");
+    for stored in 1..=2 {
+        let store = open(dir.path()).await;
+        assert_eq!(count(&store, "T | count").await, stored);
+        store.append(WORKSPACE, "T", hourly_events(MARCH_1, 1, stored + 1)).await.expect("append");
+        store.flush().await.expect("flush");
+        store.compact().await.expect("compact");
+        store.close().await.expect("close");
+    }
+    assert!(foreign.exists() && beside.exists(), "neither is the store's to delete");
 }
 
 /// Two appends of two events each, then a crash; returns the WAL file holding them.
@@ -188,7 +196,8 @@ async fn a_corrupt_frame_before_the_end_stops_the_store_with_its_location() {
     };
     let StoreError::Io(message) = &error else { panic!("expected an Io error, got {error:?}") };
     assert!(message.contains(&wal.display().to_string()), "{message}");
-    assert!(message.contains("offset 0"), "{message}");
+    // The first frame follows the file's 16-byte header.
+    assert!(message.contains("offset 16"), "{message}");
     assert!(message.contains("checksum"), "{message}");
 }
 
@@ -228,4 +237,38 @@ async fn a_data_directory_is_used_by_one_open_store_at_a_time() {
     store.close().await.expect("close");
     let reopened = open(dir.path()).await;
     reopened.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batches_appended_together_are_stored_together_or_not_at_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path()).await;
+    for table in ["A", "B"] {
+        store.define_table(WORKSPACE, table, &event_columns(), None).await.expect("define");
+    }
+    let error = store
+        .append_all(vec![
+            (WORKSPACE, "A", hourly_events(MARCH_1, 2, 1)),
+            (WORKSPACE, "Missing", hourly_events(MARCH_1, 1, 3)),
+        ])
+        .await
+        .expect_err("one table does not exist");
+    assert!(matches!(error, StoreError::UnknownTable(_)), "{error:?}");
+    assert_eq!(count(&store, "A | count").await, 0, "nothing of a refused transaction is stored");
+
+    store
+        .append_all(vec![
+            (WORKSPACE, "A", hourly_events(MARCH_1, 2, 1)),
+            (WORKSPACE, "B", hourly_events(MARCH_1, 1, 3)),
+        ])
+        .await
+        .expect("append both");
+    let wal = last_written_wal_file(dir.path());
+    drop(store);
+    // A crash part-way through writing the transaction: only some of its bytes are on disk.
+    let bytes = std::fs::read(&wal).expect("read");
+    std::fs::write(&wal, &bytes[..bytes.len() - 20]).expect("cut");
+    let store = open(dir.path()).await;
+    assert_eq!((count(&store, "A | count").await, count(&store, "B | count").await), (0, 0));
+    store.close().await.expect("close");
 }
