@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use vigil_catalog::{Definitions, DefinitionsSource, WorkspaceCatalog};
 use vigil_kql::{Catalog, Engine, RunOptions};
+use vigil_shares::Shares;
 use vigil_store::Store;
 
 use crate::alert::{AlertDraft, build_alerts};
@@ -35,6 +36,9 @@ use crate::time::now_nanos;
 const NRT_INTERVAL: Duration = Duration::from_millis(500);
 /// Scheduled rules are looked at this often.
 const TICK: Duration = Duration::from_secs(1);
+/// How long a due window waits for its tenant's share of rule runs before leaving it to a
+/// later tick.
+const PERMIT_WAIT: Duration = Duration::from_secs(60);
 
 /// What the scheduler measures, for `/metrics` and the benchmark. Cheap to clone: the
 /// handles share their values.
@@ -96,18 +100,19 @@ pub struct Scheduler {
     /// The rules as of a generation of the detection database, with the state their last
     /// runs left.
     cache: Mutex<RuleCache>,
-    permits: Arc<Semaphore>,
+    /// Rule runs at once, shared between tenants so one tenant's rules cannot hold them all.
+    permits: Shares,
     metrics: SchedulerMetrics,
 }
 
 impl Scheduler {
-    /// `concurrency` rule queries run at once.
+    /// `permits` say how many rule queries run at once, in all and for one tenant.
     pub fn new(
         detection: Arc<Detection>,
         store: Arc<Store>,
         definitions: Arc<dyn DefinitionsSource>,
         engine: Engine,
-        concurrency: usize,
+        permits: Shares,
         metrics: SchedulerMetrics,
     ) -> Arc<Scheduler> {
         Arc::new(Scheduler {
@@ -117,7 +122,7 @@ impl Scheduler {
             engine,
             running: Mutex::new(HashSet::new()),
             cache: Mutex::new(RuleCache::default()),
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits,
             metrics,
         })
     }
@@ -202,8 +207,9 @@ impl Scheduler {
         loop {
             let horizon = self.store.received_horizon();
             let Some((after, until)) = next_window(&record, horizon) else { break };
-            let _permit = match self.permits.acquire().await {
+            let _permit = match self.permits.acquire(&record.tenant, PERMIT_WAIT).await {
                 Ok(permit) => permit,
+                // The tenant's other rules hold its share this long: the next tick tries again.
                 Err(_) => break,
             };
             self.metrics.lag_seconds.observe((now_nanos() - until).max(0) as f64 / 1e9);

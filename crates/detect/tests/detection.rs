@@ -18,6 +18,7 @@ use vigil_detect::time::now_nanos;
 use vigil_detect::{Deliverer, Detection, Scheduler, Scope, parse_rule, validate_query};
 use vigil_kql::{Engine, MemoryCatalog};
 use vigil_kql_functions::{KqlColumn, KqlType, Value};
+use vigil_shares::Shares;
 use vigil_store::{Store, StoreConfig};
 
 const TENANT: &str = "tenant-1";
@@ -81,8 +82,14 @@ async fn open(dir: &Path) -> Fixture {
     let engine = Engine::new();
     store.register_object_store(engine.session());
     let definitions = Arc::new(vigil_catalog::Definitions { workspace_id: WORKSPACE.into(), ..Default::default() });
-    let scheduler =
-        Scheduler::new(detection.clone(), store.clone(), definitions, engine, 2, SchedulerMetrics::default());
+    let scheduler = Scheduler::new(
+        detection.clone(),
+        store.clone(),
+        definitions,
+        engine,
+        Shares::new(2, 1),
+        SchedulerMetrics::default(),
+    );
     Fixture { dir: dir.to_path_buf(), store, detection, scheduler }
 }
 

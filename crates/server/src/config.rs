@@ -29,6 +29,14 @@ pub struct ServerConfig {
     /// Ingestion requests processed at once; more are refused with 429. A request takes a slot
     /// once its body has arrived, so slow uploads hold none.
     pub max_concurrent_ingest: usize,
+    /// Of those, what one tenant may hold (half when not configured).
+    pub max_concurrent_ingest_per_tenant: Option<usize>,
+    /// Queries (API, hunting, rule tests, workbooks) run at once (by default one per core, at
+    /// least two: a query uses every core), and what one tenant may run (half when not
+    /// configured); more wait their turn up to `query_queue`, then get 429.
+    pub max_concurrent_queries: usize,
+    pub max_concurrent_queries_per_tenant: Option<usize>,
+    pub query_queue: Duration,
     /// How long an ingestion request's body may take to arrive; past it, 408.
     pub ingest_body_timeout: Duration,
     /// Token requests a minute (in bursts of as many) from one source address, and for one
@@ -39,8 +47,14 @@ pub struct ServerConfig {
     /// How often small segments are merged and expired ones dropped.
     pub compaction_interval: Duration,
     pub segments_url: Option<String>,
-    /// Analytics-rule queries run at once.
+    /// Analytics-rule queries run at once, and what one tenant's rules may take of them (half
+    /// when not configured).
     pub rule_concurrency: usize,
+    pub rule_concurrency_per_tenant: Option<usize>,
+    /// Bytes of received rows not yet flushed, and what one workspace may hold of them (half
+    /// when not configured); past them, 429 until a flush drains them.
+    pub max_unflushed_bytes: usize,
+    pub max_unflushed_bytes_per_workspace: Option<usize>,
     /// An OpenID Connect provider the console offers for login besides the owner credential.
     pub console_oidc: Option<ConsoleOidc>,
     /// What `externaldata` may read.
@@ -145,6 +159,10 @@ impl Default for ServerConfig {
             result_rows: vigil_kql::QueryLimits::RESULT_ROWS,
             result_bytes: vigil_kql::QueryLimits::RESULT_BYTES,
             max_concurrent_ingest: 64,
+            max_concurrent_ingest_per_tenant: None,
+            max_concurrent_queries: std::thread::available_parallelism().map_or(2, |n| n.get()).max(2),
+            max_concurrent_queries_per_tenant: None,
+            query_queue: Duration::from_secs(30),
             ingest_body_timeout: Duration::from_secs(30),
             token_requests_per_minute_per_source: 300,
             token_requests_per_minute_per_client: 60,
@@ -152,6 +170,9 @@ impl Default for ServerConfig {
             compaction_interval: Duration::from_secs(300),
             segments_url: None,
             rule_concurrency: 2,
+            rule_concurrency_per_tenant: None,
+            max_unflushed_bytes: 1 << 30,
+            max_unflushed_bytes_per_workspace: None,
             console_oidc: None,
             external_data: ExternalDataConfig::default(),
             outbound: OutboundPolicy::default(),
@@ -218,6 +239,7 @@ struct ConsoleFile {
 #[serde(deny_unknown_fields)]
 struct DetectionFile {
     rule_concurrency: Option<usize>,
+    rule_concurrency_per_tenant: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -235,12 +257,16 @@ struct QueryFile {
     memory_mb: Option<usize>,
     max_result_rows: Option<usize>,
     max_result_mb: Option<usize>,
+    max_concurrent: Option<usize>,
+    max_concurrent_per_tenant: Option<usize>,
+    queue_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IngestFile {
     max_concurrent_requests: Option<usize>,
+    max_concurrent_requests_per_tenant: Option<usize>,
     body_timeout_seconds: Option<u64>,
 }
 
@@ -248,6 +274,8 @@ struct IngestFile {
 #[serde(deny_unknown_fields)]
 struct StorageFile {
     flush_interval_seconds: Option<u64>,
+    max_unflushed_mb: Option<usize>,
+    max_unflushed_mb_per_workspace: Option<usize>,
     compaction_interval_seconds: Option<u64>,
     segments_url: Option<String>,
 }
@@ -300,10 +328,22 @@ impl ServerConfig {
             if let Some(mb) = query.max_result_mb {
                 self.result_bytes = mb << 20;
             }
+            if let Some(limit) = query.max_concurrent {
+                self.max_concurrent_queries = limit.max(1);
+            }
+            if let Some(limit) = query.max_concurrent_per_tenant {
+                self.max_concurrent_queries_per_tenant = Some(limit.max(1));
+            }
+            if let Some(seconds) = query.queue_seconds {
+                self.query_queue = Duration::from_secs(seconds);
+            }
         }
         if let Some(ingest) = file.ingest {
             if let Some(limit) = ingest.max_concurrent_requests {
                 self.max_concurrent_ingest = limit.max(1);
+            }
+            if let Some(limit) = ingest.max_concurrent_requests_per_tenant {
+                self.max_concurrent_ingest_per_tenant = Some(limit.max(1));
             }
             if let Some(seconds) = ingest.body_timeout_seconds {
                 self.ingest_body_timeout = Duration::from_secs(seconds.max(1));
@@ -316,6 +356,9 @@ impl ServerConfig {
             if let Some(limit) = oauth.requests_per_minute_per_client {
                 self.token_requests_per_minute_per_client = limit.max(1);
             }
+        }
+        if let Some(limit) = file.detection.as_ref().and_then(|d| d.rule_concurrency_per_tenant) {
+            self.rule_concurrency_per_tenant = Some(limit.max(1));
         }
         if let Some(concurrency) = file.detection.and_then(|d| d.rule_concurrency) {
             self.rule_concurrency = concurrency.max(1);
@@ -352,6 +395,12 @@ impl ServerConfig {
             }
             if storage.segments_url.is_some() {
                 self.segments_url = storage.segments_url;
+            }
+            if let Some(mb) = storage.max_unflushed_mb {
+                self.max_unflushed_bytes = mb.max(1) << 20;
+            }
+            if let Some(mb) = storage.max_unflushed_mb_per_workspace {
+                self.max_unflushed_bytes_per_workspace = Some(mb.max(1) << 20);
             }
         }
         Ok(())
@@ -402,6 +451,23 @@ mod tests {
         assert_eq!(config.query_timeout, Duration::from_secs(5));
         config.apply_env(|name| (name == "VIGIL_LISTEN").then(|| "127.0.0.1:7000".to_string())).unwrap();
         assert_eq!(config.listen.port(), 7000);
+    }
+
+    #[test]
+    fn shares_per_tenant_are_configured_or_left_to_the_default() {
+        let mut config = ServerConfig::default();
+        config
+            .apply_file(
+                "[ingest]\nmax_concurrent_requests_per_tenant = 8\n[query]\nmax_concurrent = 6\nqueue_seconds = 3\n\
+                 [detection]\nrule_concurrency = 4\nrule_concurrency_per_tenant = 0\n\
+                 [storage]\nmax_unflushed_mb = 256\nmax_unflushed_mb_per_workspace = 64",
+            )
+            .unwrap();
+        assert_eq!(config.max_concurrent_ingest_per_tenant, Some(8));
+        assert_eq!((config.max_concurrent_queries, config.max_concurrent_queries_per_tenant), (6, None));
+        assert_eq!(config.query_queue, Duration::from_secs(3));
+        assert_eq!((config.rule_concurrency, config.rule_concurrency_per_tenant), (4, Some(1)));
+        assert_eq!((config.max_unflushed_bytes, config.max_unflushed_bytes_per_workspace), (256 << 20, Some(64 << 20)));
     }
 
     #[test]

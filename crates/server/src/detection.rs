@@ -426,9 +426,12 @@ pub async fn test_rule(
             .ok_or_else(|| ApiError::bad_request("InvalidRequestBody", format!("'{text}' is not an RFC 3339 time")))
     };
     let (from, to) = (bound(&test.from)?, bound(&test.to)?);
-    let engine = state.query_engine()?;
+    let session = state.query_session(&workspace.tenant_id).await?;
     let catalog = vigil_catalog::time_range_catalog(state.catalog(&workspace.id).await?, from, to);
-    let outcome = vigil_detect::scheduler::test_rule(&engine, &rule, catalog, to).await;
+    let outcome = state
+        .query_runtime
+        .run(async move { vigil_detect::scheduler::test_rule(&session.engine, &rule, catalog, to).await })
+        .await?;
     let (rows, drafts) = outcome.map_err(|e| ApiError::bad_request("QueryFailed", e))?;
     Ok(axum::Json(
         json!({"resultCount": rows, "alerts": drafts.iter().map(vigil_detect::alert::draft_json).collect::<Vec<_>>()}),
@@ -466,18 +469,17 @@ pub async fn trigger_rule_run(
             "properties.executionTimeUtc: a run on demand cannot be in the future",
         ));
     }
-    let engine = state.query_engine()?;
+    let session = state.query_session(&workspace.tenant_id).await?;
     let definitions = state.definitions(&workspace.id).await?;
-    let report = vigil_detect::scheduler::run_on_demand(
-        &engine,
-        &state.store,
-        &state.detection,
-        definitions,
-        &record,
-        execution_time,
-    )
-    .await
-    .map_err(|e| ApiError::bad_request("RuleRunFailed", e))?;
+    let (store, detection, ran) = (state.store.clone(), state.detection.clone(), record.clone());
+    let report = state
+        .query_runtime
+        .run(async move {
+            let engine = &session.engine;
+            vigil_detect::scheduler::run_on_demand(engine, &store, &detection, definitions, &ran, execution_time).await
+        })
+        .await?
+        .map_err(|e| ApiError::bad_request("RuleRunFailed", e))?;
     Ok(axum::Json(json!({
         "ruleId": record.rule.id,
         "executionTimeUtc": vigil_detect::time::format_time(execution_time),

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use vigil_control::Role;
+use vigil_shares::Refused;
 
 use crate::error::ApiError;
 use crate::metrics::StatusLabel;
@@ -110,8 +111,14 @@ async fn handle(
             format!("The request body did not arrive within {} seconds; nothing was written.", timeout.as_secs()),
         )
     })??;
-    let _slot = state.ingest_slots.try_acquire().map_err(|_| {
-        ApiError::too_many_requests("The server is handling as many ingestion requests as it can; retry later.", 1)
+    let _slot = state.ingest_slots.try_acquire(&dcr.tenant_id).map_err(|refused| {
+        let message = match refused {
+            Refused::TenantShare => {
+                "This tenant has as many ingestion requests in progress as its share of the server allows; retry later."
+            }
+            Refused::Full => "The server is handling as many ingestion requests as it can; retry later.",
+        };
+        ApiError::too_many_requests(message, 1)
     })?;
     state.metrics.ingest_bytes.inc_by(raw.len() as u64);
     let text = decode_body(headers, raw)?;

@@ -13,6 +13,7 @@ pub mod data_dir;
 pub mod definitions;
 pub mod detection;
 pub mod error;
+pub mod executor;
 pub mod external_data;
 pub mod hunting;
 pub mod ingestion;
@@ -38,6 +39,7 @@ use axum::routing::{delete, get, patch, post, put};
 use vigil_control::{Bootstrap, Control};
 use vigil_detect::scheduler::SchedulerMetrics;
 use vigil_detect::{Deliverer, Detection, Scheduler};
+use vigil_shares::Shares;
 use vigil_store::{Store, StoreConfig};
 
 use crate::config::{ServerConfig, TlsMode};
@@ -62,6 +64,11 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
         segments_url: config.segments_url.clone(),
         flush_interval: config.flush_interval,
         compaction_interval: config.compaction_interval,
+        max_memtable_bytes: config.max_unflushed_bytes,
+        max_workspace_memtable_bytes: config
+            .max_unflushed_bytes_per_workspace
+            .unwrap_or(config.max_unflushed_bytes / 2)
+            .min(config.max_unflushed_bytes),
         ..StoreConfig::default()
     };
     let store = Store::open(store_config).await.map_err(|e| format!("cannot open the store: {e}"))?;
@@ -69,7 +76,7 @@ pub async fn open(config: ServerConfig) -> Result<(Arc<AppState>, Option<Bootstr
     let tokens = TokenService::load(&control, config.outbound.clone()).await?;
     let scheduler_metrics = SchedulerMetrics::default();
     let metrics = Metrics::new(&store, &scheduler_metrics);
-    let state = Arc::new(AppState::new(config, control, store, detection, tokens, metrics, scheduler_metrics));
+    let state = Arc::new(AppState::new(config, control, store, detection, tokens, metrics, scheduler_metrics)?);
     state.refresh().await.map_err(|e| e.message)?;
     Ok((state, bootstrap))
 }
@@ -277,12 +284,19 @@ pub fn start_detection(state: &Arc<AppState>) -> Background {
         state.store.clone(),
         state.clone(),
         engine,
-        state.config.rule_concurrency,
+        Shares::new(
+            state.config.rule_concurrency,
+            state
+                .config
+                .rule_concurrency_per_tenant
+                .unwrap_or(Shares::default_per_tenant(state.config.rule_concurrency)),
+        ),
         state.scheduler_metrics.clone(),
     );
     let deliverer = Deliverer::new(state.detection.clone(), state.origin(), state.config.outbound.clone());
     let tasks = vec![
-        tokio::spawn(scheduler.run(shutdown.subscribe())),
+        // Rule queries run on the query runtime, as the API's queries do.
+        state.query_runtime.handle().spawn(scheduler.run(shutdown.subscribe())),
         tokio::spawn(deliverer.run(shutdown.subscribe())),
         tokio::spawn(detection::pump_outbox(state.clone(), shutdown.subscribe())),
     ];

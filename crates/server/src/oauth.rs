@@ -62,6 +62,9 @@ pub async fn keys(State(state): State<Arc<AppState>>) -> Response {
     Json(state.tokens.jwks()).into_response()
 }
 
+/// How long a refusal over a rate limit waits before it is sent.
+const TARPIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// `POST /{tenant}/oauth2/v2.0/token` and `POST /{tenant}/oauth2/token` (v1, with `resource`).
 pub async fn token(
     State(state): State<Arc<AppState>>,
@@ -72,7 +75,9 @@ pub async fn token(
 ) -> Result<Response, OAuthError> {
     // The peer address, not a forwarding header, which the client writes.
     let source = peer.map_or_else(|| "unknown".to_string(), |Extension(ConnectInfo(address))| address.ip().to_string());
-    state.token_limits.by_source.take(&source).map_err(|wait| throttled("this source", wait))?;
+    if let Err(wait) = state.token_limits.by_source.take(&source) {
+        return Err(tarpitted("this source", wait).await);
+    }
     let form: HashMap<String, String> = serde_urlencoded(&body)?;
     let tenant = tenant(&state, &tenant_name).await?;
     let grant = required(&form, "grant_type")?;
@@ -100,11 +105,9 @@ pub async fn token(
             format!("The resource principal named {audience} was not found in the tenant named {}.", tenant.name),
         ));
     }
-    state
-        .token_limits
-        .by_client
-        .take(&format!("{}/{client_id}", tenant.id))
-        .map_err(|wait| throttled("this client", wait))?;
+    if let Err(wait) = state.token_limits.by_client.take(&format!("{}/{client_id}", tenant.id)) {
+        return Err(tarpitted("this client", wait).await);
+    }
     let Some(_check) = state.token_limits.secret_checks.acquire().await else {
         return Err(throttled("all clients", std::time::Duration::from_secs(1)));
     };
@@ -164,6 +167,14 @@ fn retry_later() -> OAuthError {
 }
 
 /// Entra ID's answer to a client that asks too often: 429 with `Retry-After`.
+/// The refusal of a request over its rate limit, answered late: a client that ignores
+/// `Retry-After` and asks again at once gets at most one answer a second on a connection, so
+/// a flood costs the server sleeping tasks, not the CPU other tenants need.
+async fn tarpitted(whose: &str, wait: std::time::Duration) -> OAuthError {
+    tokio::time::sleep(wait.min(TARPIT)).await;
+    throttled(whose, wait)
+}
+
 fn throttled(whose: &str, wait: std::time::Duration) -> OAuthError {
     let seconds = wait.as_secs().max(1);
     OAuthError::new(

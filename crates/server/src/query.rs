@@ -78,10 +78,11 @@ async fn run(state: &AppState, workspace_id: &str, headers: &HeaderMap, body: &[
         Some((start, end)) => time_range_catalog(workspace_catalog, start, end),
         None => workspace_catalog,
     };
-    let engine = state.query_engine()?;
+    let session = state.query_session(&workspace.tenant_id).await?;
     let options = RunOptions { now: Some(now), principal: Some(principal.name.clone()), ..RunOptions::default() };
-    let result = engine.run(&text, catalog, options).await.map_err(|error| query_error(&error, &text))?;
-    Ok(result.to_json())
+    let query = text.clone();
+    let result = state.query_runtime.run(async move { session.engine.run(&query, catalog, options).await }).await?;
+    Ok(result.map_err(|error| query_error(&error, &text))?.to_json())
 }
 
 /// A query failure in Log Analytics' shape: a general message, and the diagnostic with its

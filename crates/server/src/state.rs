@@ -5,16 +5,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::Mutex;
 use vigil_catalog::{Catalog, Definitions, DefinitionsSource, WorkspaceCatalog};
 use vigil_control::{Control, Dcr, ExternalIssuer, PrincipalId, Role};
 use vigil_detect::Detection;
 use vigil_kql::Engine;
 use vigil_kql_functions::KqlColumn;
+use vigil_shares::{Refused, Share, Shares};
 use vigil_store::Store;
 
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::executor::QueryRuntime;
 use crate::metrics::Metrics;
 use crate::throttle::TokenLimits;
 use crate::tokens::{Principal, TokenService};
@@ -30,14 +32,25 @@ pub struct AppState {
     /// The session DCR transforms run in. Shared: a transform reads only its request's batch,
     /// which is bounded by the 1 MiB request limit, so it needs no memory cap of its own.
     pub transform_engine: Engine,
-    /// Ingestion requests in flight; when none is free the server sheds load with 429.
-    pub ingest_slots: Semaphore,
+    /// Ingestion requests in flight, shared between tenants; when a tenant has none free the
+    /// server sheds its load with 429.
+    pub ingest_slots: Shares,
+    /// Queries running, shared between tenants.
+    pub query_slots: Shares,
+    /// Where queries run, apart from the requests being served.
+    pub query_runtime: QueryRuntime,
     pub token_limits: TokenLimits,
     origin: String,
     /// Held while a table's columns are redefined, so that a table growing with its data and
     /// a refresh from the control database never define it from stale columns.
     table_growth: Mutex<()>,
     cache: Mutex<Cache>,
+}
+
+/// One query's engine, holding its slot of the tenant's share until dropped.
+pub struct QuerySession {
+    pub engine: Engine,
+    _share: Share,
 }
 
 /// Control-plane state read on every request, reloaded when the control generation moves
@@ -62,9 +75,14 @@ impl AppState {
         tokens: TokenService,
         metrics: Metrics,
         scheduler_metrics: vigil_detect::scheduler::SchedulerMetrics,
-    ) -> Self {
-        let slots = config.max_concurrent_ingest;
-        AppState {
+    ) -> Result<Self, String> {
+        let query_runtime = QueryRuntime::new().map_err(|e| format!("cannot start the query runtime: {e}"))?;
+        let shares = |total: usize, per_tenant: Option<usize>| {
+            Shares::new(total, per_tenant.unwrap_or(Shares::default_per_tenant(total)))
+        };
+        let ingest_slots = shares(config.max_concurrent_ingest, config.max_concurrent_ingest_per_tenant);
+        let query_slots = shares(config.max_concurrent_queries, config.max_concurrent_queries_per_tenant);
+        Ok(AppState {
             origin: config.origin(),
             token_limits: TokenLimits::new(&config),
             config,
@@ -75,10 +93,12 @@ impl AppState {
             metrics,
             scheduler_metrics,
             transform_engine: Engine::new(),
-            ingest_slots: Semaphore::new(slots),
+            ingest_slots,
+            query_slots,
+            query_runtime,
             table_growth: Mutex::new(()),
             cache: Mutex::new(Cache { generation: -1, ..Cache::default() }),
-        }
+        })
     }
 
     /// Where queries' `externaldata` reads documents, as the configuration allows.
@@ -89,8 +109,8 @@ impl AppState {
         ))
     }
 
-    /// A session for one query (or for the rule scheduler's runs together): the shared function
-    /// library within the configured memory, time and result limits.
+    /// A session with the shared function library within the configured memory, time and
+    /// result limits: the rule scheduler's, shared by its runs (which take its own shares).
     pub fn query_engine(&self) -> Result<Engine, ApiError> {
         let limits = vigil_kql::QueryLimits {
             time: Some(self.config.query_timeout),
@@ -103,6 +123,25 @@ impl AppState {
             .with_external_data(self.external_data());
         self.store.register_object_store(engine.session());
         Ok(engine)
+    }
+
+    /// A session for one query of `tenant`, once the tenant's share of the running queries has
+    /// room (waiting up to `[query] queue_seconds`, then 429).
+    pub async fn query_session(&self, tenant: &str) -> Result<QuerySession, ApiError> {
+        let share = self.query_slots.acquire(tenant, self.config.query_queue).await.map_err(|refused| {
+            let message = match refused {
+                Refused::TenantShare => "This tenant is running as many queries as its share of the server allows",
+                Refused::Full => "The server is running as many queries as it can",
+            };
+            ApiError::too_many_requests(
+                format!(
+                    "{message}, and none finished within {} seconds; retry later.",
+                    self.config.query_queue.as_secs()
+                ),
+                5,
+            )
+        })?;
+        Ok(QuerySession { engine: self.query_engine()?, _share: share })
     }
 
     /// Brings the caches and the store's tables up to date with the control database.

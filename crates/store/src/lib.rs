@@ -83,8 +83,11 @@ pub struct StoreConfig {
     pub flush_interval: Duration,
     /// ...and as soon as they hold this many bytes.
     pub flush_bytes: usize,
-    /// Beyond this many unflushed bytes, `append` answers `Overloaded`.
+    /// Beyond this many unflushed bytes, `append` answers `Overloaded`...
     pub max_memtable_bytes: usize,
+    /// ...and beyond this many in one workspace's tables, appends to that workspace do, so
+    /// that one workspace's flood leaves room for the others' rows.
+    pub max_workspace_memtable_bytes: usize,
     /// How often compaction and retention run.
     pub compaction_interval: Duration,
 }
@@ -97,6 +100,7 @@ impl Default for StoreConfig {
             flush_interval: Duration::from_secs(30),
             flush_bytes: 128 << 20,
             max_memtable_bytes: 1 << 30,
+            max_workspace_memtable_bytes: 512 << 20,
             compaction_interval: Duration::from_secs(300),
         }
     }
@@ -158,6 +162,17 @@ struct State {
     tables: BTreeMap<TableKey, TableState>,
     /// Bytes in all memtables, active and frozen.
     memtable_bytes: usize,
+}
+
+impl State {
+    /// Unflushed bytes in one workspace's tables, active and frozen.
+    fn workspace_memtable_bytes(&self, workspace: &str) -> usize {
+        self.tables
+            .range(TableKey::new(workspace, "")..)
+            .take_while(|(key, _)| key.workspace == workspace)
+            .map(|(_, table)| table.active.bytes + table.frozen.as_ref().map_or(0, |frozen| frozen.bytes))
+            .sum()
+    }
 }
 
 impl Shared {
@@ -360,6 +375,7 @@ impl Store {
         {
             let state = self.shared.lock();
             let mut bytes = 0;
+            let mut adding: BTreeMap<&str, usize> = BTreeMap::new();
             for (workspace, table, batch) in batches {
                 let key = TableKey::new(workspace, table);
                 let Some(definition) = state.tables.get(&key) else {
@@ -376,6 +392,7 @@ impl Store {
                     continue;
                 }
                 bytes += batch.get_array_memory_size();
+                *adding.entry(workspace).or_default() += batch.get_array_memory_size();
                 // The table's own schema, so every batch carries the columns' KQL type metadata.
                 let mut columns = batch.columns().to_vec();
                 for column in &definition.columns[known..] {
@@ -388,7 +405,10 @@ impl Store {
             if conformed.is_empty() {
                 return Ok(());
             }
-            if state.memtable_bytes + bytes > self.config.max_memtable_bytes {
+            let workspace_full = adding.iter().any(|(workspace, added)| {
+                state.workspace_memtable_bytes(workspace) + added > self.config.max_workspace_memtable_bytes
+            });
+            if workspace_full || state.memtable_bytes + bytes > self.config.max_memtable_bytes {
                 self.shared.flush_wanted.notify_one();
                 return Err(StoreError::Overloaded);
             }

@@ -272,3 +272,32 @@ async fn batches_appended_together_are_stored_together_or_not_at_all() {
     assert_eq!((count(&store, "A | count").await, count(&store, "B | count").await), (0, 0));
     store.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspace_at_its_share_of_unflushed_rows_leaves_room_for_the_others() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let one_batch = hourly_events(MARCH_1, 100, 1).get_array_memory_size();
+    let config = vigil_store::StoreConfig {
+        max_memtable_bytes: 1 << 30,
+        max_workspace_memtable_bytes: 4 * one_batch,
+        ..config(dir.path())
+    };
+    let store = Store::open(config).await.expect("opens");
+    for workspace in ["flood", "quiet"] {
+        store.define_table(workspace, "T", &event_columns(), None).await.expect("define");
+    }
+    let mut accepted = 0;
+    let refused = loop {
+        match store.append("flood", "T", hourly_events(MARCH_1, 100, 1)).await {
+            Ok(()) => accepted += 1,
+            Err(error) => break error,
+        }
+        assert!(accepted < 100, "the flooding workspace is never refused");
+    };
+    assert_eq!(refused, StoreError::Overloaded);
+    assert!(accepted >= 2, "{accepted}");
+    store.append("quiet", "T", hourly_events(MARCH_1, 100, 1)).await.expect("another workspace has room");
+    store.flush().await.expect("flush");
+    store.append("flood", "T", hourly_events(MARCH_1, 100, 1)).await.expect("room again after a flush");
+    store.close().await.expect("close");
+}

@@ -145,6 +145,23 @@ pub struct AppTarget {
 
 #[derive(Subcommand)]
 pub enum TenantCommand {
+    /// Create a tenant (a customer of an MSSP, say) with a first workspace and an Owner
+    /// application; prints {"tenant_id","workspace_id","owner":{"client_id","client_secret"}}.
+    /// The secret is shown only now.
+    Create {
+        #[command(flatten)]
+        data: DataDirArgs,
+        #[arg(long)]
+        name: String,
+        /// The first workspace's name.
+        #[arg(long, default_value = "default")]
+        workspace: String,
+    },
+    /// Prints [{"id","name"}].
+    List {
+        #[command(flatten)]
+        data: DataDirArgs,
+    },
     /// Accept tokens from an external OpenID Connect issuer (the organisation's Entra ID or
     /// Keycloak) for a tenant; its keys are fetched from the JWKS URL.
     TrustIssuer {
@@ -257,6 +274,16 @@ pub enum DcrCommand {
 
 #[derive(Subcommand)]
 pub enum WorkspaceCommand {
+    /// Create a workspace in a tenant; prints {"id","name","tenant_id"}.
+    Create {
+        #[command(flatten)]
+        data: DataDirArgs,
+        /// The tenant (name or id; default: the first one).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        name: String,
+    },
     /// Prints [{"id","name","tenant_id"}].
     List {
         #[command(flatten)]
@@ -378,6 +405,24 @@ fn failed(error: vigil_control::ControlError) -> Failure {
 
 pub async fn tenant_command(command: TenantCommand) -> Result<(), Failure> {
     match command {
+        TenantCommand::Create { data, name, workspace } => {
+            let (_, control) = open(&data).await?;
+            let tenant = control.create_tenant(&name).await.map_err(failed)?;
+            let workspace = control.create_workspace(&tenant.id, &workspace).await.map_err(failed)?;
+            let owner_role = [(Role::Owner, Scope::Tenant(tenant.id.clone()))];
+            let owner = control.create_app(&tenant.id, "owner", &owner_role, None).await.map_err(failed)?;
+            output::json(&json!({
+                "tenant_id": tenant.id,
+                "name": tenant.name,
+                "workspace_id": workspace.id,
+                "owner": {"client_id": owner.client_id, "client_secret": owner.client_secret},
+            }))
+        }
+        TenantCommand::List { data } => {
+            let (_, control) = open(&data).await?;
+            let tenants = control.tenants().await.map_err(failed)?;
+            output::json(&serde_json::to_value(tenants).unwrap_or_default())
+        }
         TenantCommand::TrustIssuer { data, tenant: tenant_name, issuer, jwks_uri } => {
             let (_, control) = open(&data).await?;
             let tenant = tenant(&control, tenant_name.as_deref()).await?;
@@ -465,9 +510,17 @@ pub async fn dcr(command: DcrCommand) -> Result<(), Failure> {
 }
 
 pub async fn workspace(command: WorkspaceCommand) -> Result<(), Failure> {
-    let WorkspaceCommand::List { data } = command;
-    let (_, control) = open(&data).await?;
-    let workspaces = control.workspaces(None).await.map_err(|e| Failure::Query(e.to_string()))?;
-    output::json(&serde_json::to_value(workspaces).unwrap_or_default())?;
-    Ok(())
+    match command {
+        WorkspaceCommand::Create { data, tenant: tenant_name, name } => {
+            let (_, control) = open(&data).await?;
+            let tenant = tenant(&control, tenant_name.as_deref()).await?;
+            let workspace = control.create_workspace(&tenant.id, &name).await.map_err(failed)?;
+            output::json(&serde_json::to_value(workspace).unwrap_or_default())
+        }
+        WorkspaceCommand::List { data } => {
+            let (_, control) = open(&data).await?;
+            let workspaces = control.workspaces(None).await.map_err(failed)?;
+            output::json(&serde_json::to_value(workspaces).unwrap_or_default())
+        }
+    }
 }

@@ -358,6 +358,35 @@ fn admin_commands_work_on_a_fresh_data_dir() {
     assert!(!stderr(&again).contains("owner-credential.json"), "{}", stderr(&again));
 }
 
+/// A second tenant is made from the command line with its first workspace and an Owner, and
+/// a tenant gets more workspaces.
+#[test]
+fn tenants_and_workspaces_are_created_from_the_command_line() {
+    let data = scratch("tenants").join("vigil");
+    let data_arg = data.to_str().unwrap();
+    let created = vigil(&["tenant", "create", "--data-dir", data_arg, "--name", "contoso"], None);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let tenant: serde_json::Value = serde_json::from_str(&stdout(&created)).unwrap();
+    assert!(tenant["owner"]["client_secret"].as_str().is_some_and(|s| !s.is_empty()), "{tenant}");
+    let again = vigil(&["tenant", "create", "--data-dir", data_arg, "--name", "contoso"], None);
+    assert!(!again.status.success(), "a second tenant of the same name is refused");
+
+    let workspace =
+        vigil(&["workspace", "create", "--data-dir", data_arg, "--tenant", "contoso", "--name", "emea"], None);
+    assert!(workspace.status.success(), "{}", stderr(&workspace));
+    let workspace: serde_json::Value = serde_json::from_str(&stdout(&workspace)).unwrap();
+    assert_eq!(workspace["tenant_id"], tenant["tenant_id"]);
+
+    let tenants: serde_json::Value =
+        serde_json::from_str(&stdout(&vigil(&["tenant", "list", "--data-dir", data_arg], None))).unwrap();
+    let names: Vec<&str> = tenants.as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["default", "contoso"]);
+    let workspaces: serde_json::Value =
+        serde_json::from_str(&stdout(&vigil(&["workspace", "list", "--data-dir", data_arg], None))).unwrap();
+    let theirs = workspaces.as_array().unwrap().iter().filter(|w| w["tenant_id"] == tenant["tenant_id"]).count();
+    assert_eq!(theirs, 2, "{workspaces}");
+}
+
 /// The revocation commands of the hardening issue's item 5, on the data dir as a server would
 /// find it on its next request.
 #[test]
