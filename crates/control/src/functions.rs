@@ -132,7 +132,7 @@ impl Control {
 fn function_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<SavedFunction> {
     let name: String = row.get(0);
     let aliases = serde_json::from_str(row.get::<&str, _>(1))
-        .map_err(|e| ControlError::Storage(format!("stored function '{name}' has unreadable aliases: {e}")))?;
+        .map_err(|e| ControlError::unreadable(format!("the aliases of stored function '{name}'"), e))?;
     Ok(SavedFunction {
         name,
         aliases,

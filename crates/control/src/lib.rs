@@ -28,30 +28,74 @@ pub use roles::{Role, Scope};
 pub use watchlists::{MAX_CSV_BYTES, NewWatchlist, Watchlist, WatchlistError, check_watchlist, parse_csv};
 
 /// Why a control-plane call failed; the server maps each kind to an HTTP status.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum ControlError {
     NotFound(String),
     Invalid(String),
     Conflict(String),
-    Storage(String),
+    /// The data dir could not be created.
+    DataDir {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// The control database could not be opened or brought to this release's schema.
+    Open(vigil_sqlite::OpenError),
+    /// A statement against the control database failed.
+    Database(sqlx::Error),
+    /// A stored item does not read back; `what` names it.
+    Unreadable {
+        what: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A row just written in a transaction is not there: the database is not behaving.
+    Vanished(String),
+    /// A new client secret could not be hashed.
+    SecretHash(argon2::password_hash::Error),
 }
 
 impl std::fmt::Display for ControlError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ControlError::NotFound(m) | ControlError::Invalid(m) | ControlError::Conflict(m) => f.write_str(m),
-            ControlError::Storage(m) => write!(f, "control database: {m}"),
+            ControlError::DataDir { path, source } => write!(f, "cannot create {}: {source}", path.display()),
+            ControlError::Open(e) => write!(f, "{e}"),
+            ControlError::Database(e) => write!(f, "control database: {e}"),
+            ControlError::Unreadable { what, source } => write!(f, "control database: {what} is unreadable: {source}"),
+            ControlError::Vanished(what) => write!(f, "control database: {what} vanished after being written"),
+            ControlError::SecretHash(e) => write!(f, "cannot hash the new client secret: {e}"),
         }
     }
 }
 
-impl std::error::Error for ControlError {}
+impl ControlError {
+    /// Whether the control database failed, rather than the request.
+    pub fn is_storage(&self) -> bool {
+        !matches!(self, ControlError::NotFound(_) | ControlError::Invalid(_) | ControlError::Conflict(_))
+    }
+
+    fn unreadable(what: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ControlError::Unreadable { what: what.into(), source: source.into() }
+    }
+}
+
+impl std::error::Error for ControlError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ControlError::DataDir { source, .. } => Some(source),
+            ControlError::Open(e) => Some(e),
+            ControlError::Database(e) => Some(e),
+            ControlError::Unreadable { source, .. } => Some(source.as_ref()),
+            ControlError::SecretHash(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
 impl From<sqlx::Error> for ControlError {
     fn from(error: sqlx::Error) -> ControlError {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => ControlError::Conflict(db.message().to_string()),
-            _ => ControlError::Storage(error.to_string()),
+            _ => ControlError::Database(error),
         }
     }
 }
@@ -297,10 +341,8 @@ impl Control {
     /// with `seal`. Signing keys written before sealing are sealed now.
     pub async fn open(data_dir: &Path, seal: SealKey) -> Result<Control> {
         std::fs::create_dir_all(data_dir)
-            .map_err(|e| ControlError::Storage(format!("cannot create {}: {e}", data_dir.display())))?;
-        let pool = vigil_sqlite::open(&data_dir.join("control.db"), MIGRATIONS)
-            .await
-            .map_err(|e| ControlError::Storage(e.to_string()))?;
+            .map_err(|source| ControlError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let pool = vigil_sqlite::open(&data_dir.join("control.db"), MIGRATIONS).await.map_err(ControlError::Open)?;
         let control = Control { pool, seal };
         control.seal_signing_keys().await?;
         Ok(control)
@@ -438,7 +480,7 @@ impl Control {
         validate_name("application", name)?;
         let client_id = uuid::Uuid::new_v4().to_string();
         let client_secret = secrets::generate_secret();
-        let hash = secrets::hash_secret(&client_secret).map_err(ControlError::Storage)?;
+        let hash = secrets::hash_secret(&client_secret).map_err(ControlError::SecretHash)?;
         let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO apps (client_id, tenant_id, name, secret_hash, secret_expires_at, created_at)
@@ -482,13 +524,13 @@ impl Control {
         .bind(tenant_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(|e| AppAuthError::Storage(e.to_string()))?;
+        .map_err(AppAuthError::Database)?;
         // An unknown client costs the same check as a known one, so its answer comes as late.
         let hash: String = row.as_ref().map_or_else(|| secrets::decoy_hash().to_string(), |row| row.get(5));
         let secret = secret.to_string();
         let matches = tokio::task::spawn_blocking(move || secrets::verify_secret(&secret, &hash))
             .await
-            .map_err(|e| AppAuthError::Storage(e.to_string()))?;
+            .map_err(AppAuthError::Check)?;
         let Some(row) = row else {
             return Err(AppAuthError::UnknownClient);
         };
@@ -509,7 +551,7 @@ impl Control {
     /// tokens obtained with it.
     pub async fn rotate_secret(&self, tenant_id: &str, client_id: &str) -> Result<NewApp> {
         let client_secret = secrets::generate_secret();
-        let hash = secrets::hash_secret(&client_secret).map_err(ControlError::Storage)?;
+        let hash = secrets::hash_secret(&client_secret).map_err(ControlError::SecretHash)?;
         let mut tx = self.begin().await?;
         let changed = sqlx::query("UPDATE apps SET secret_hash = ? WHERE client_id = ? AND tenant_id = ?")
             .bind(&hash)
@@ -612,7 +654,7 @@ impl Control {
             .await?
             .into_iter()
             .find(|a| a.role == role.name() && a.scope == scope.key())
-            .ok_or_else(|| ControlError::Storage("the role assignment just written is not there".into()))
+            .ok_or_else(|| ControlError::Vanished("the role assignment".into()))
     }
 
     /// A tenant's role assignments, or one principal's.
@@ -934,7 +976,7 @@ impl Control {
         rows.iter()
             .map(|r| {
                 let stored: Vec<u8> = r.get(1);
-                let pkcs8 = self.seal.open(&stored).map_err(|e| ControlError::Storage(format!("signing key: {e}")))?;
+                let pkcs8 = self.seal.open(&stored).map_err(|e| ControlError::unreadable("a signing key", e))?;
                 Ok(SigningKey { kid: r.get(0), pkcs8 })
             })
             .collect()
@@ -1020,13 +1062,16 @@ impl Control {
 }
 
 /// Why client credentials were refused.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum AppAuthError {
     UnknownClient,
     InvalidSecret,
     ExpiredSecret,
     Disabled,
-    Storage(String),
+    /// The control database failed.
+    Database(sqlx::Error),
+    /// The secret check stopped before it answered.
+    Check(tokio::task::JoinError),
 }
 
 async fn insert_role(
@@ -1122,7 +1167,7 @@ fn table_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<TableDefinition> {
     let name: String = row.get(1);
     let columns_text: String = row.get(2);
     let mut schema = parse_table_json(&format!(r#"{{"name":{},"columns":{columns_text}}}"#, serde_json::json!(name)))
-        .map_err(|e| ControlError::Storage(format!("stored table '{name}' is unreadable: {e}")))?;
+        .map_err(|e| ControlError::unreadable(format!("stored table '{name}'"), e))?;
     let open: Option<String> = row.get(4);
     schema.open = open.as_deref().and_then(vigil_catalog::OpenColumns::from_stored_name);
     let retention: Option<i64> = row.get(3);
@@ -1136,8 +1181,8 @@ fn table_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<TableDefinition> {
 fn dcr_of_row(row: &sqlx::sqlite::SqliteRow) -> Result<Dcr> {
     let immutable_id: String = row.get(0);
     let text: String = row.get(3);
-    let definition = parse_dcr(&text)
-        .map_err(|e| ControlError::Storage(format!("stored DCR '{immutable_id}' is unreadable: {e}")))?;
+    let definition =
+        parse_dcr(&text).map_err(|e| ControlError::unreadable(format!("stored DCR '{immutable_id}'"), e))?;
     Ok(Dcr { immutable_id, workspace_id: row.get(1), tenant_id: row.get(2), definition })
 }
 

@@ -14,10 +14,10 @@ pub fn generate_secret() -> String {
 }
 
 /// The PHC string (`$argon2id$v=19$...`) of a secret, with a fresh salt.
-pub fn hash_secret(secret: &str) -> Result<String, String> {
+pub fn hash_secret(secret: &str) -> Result<String, argon2::password_hash::Error> {
     let salt_bytes: [u8; 16] = rand::rng().random();
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| e.to_string())?;
-    Argon2::default().hash_password(secret.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|e| e.to_string())
+    let salt = SaltString::encode_b64(&salt_bytes)?;
+    Argon2::default().hash_password(secret.as_bytes(), &salt).map(|hash| hash.to_string())
 }
 
 /// A hash no secret is checked against in earnest: verifying against it for an unknown client

@@ -254,7 +254,7 @@ impl Control {
         tx.commit().await?;
         self.watchlist(workspace_id, &new.alias)
             .await?
-            .ok_or_else(|| ControlError::Storage(format!("watchlist '{}' vanished after being written", new.alias)))
+            .ok_or_else(|| ControlError::Vanished(format!("watchlist '{}'", new.alias)))
     }
 
     pub async fn watchlists(&self, workspace_id: &str) -> Result<Vec<Watchlist>> {
@@ -268,8 +268,7 @@ impl Control {
         let mut watchlists = Vec::with_capacity(rows.len());
         for row in &rows {
             let alias: String = row.get(0);
-            let unreadable =
-                |e: serde_json::Error| ControlError::Storage(format!("watchlist '{alias}' is unreadable: {e}"));
+            let unreadable = |e: serde_json::Error| ControlError::unreadable(format!("watchlist '{alias}'"), e);
             let mut connection = self.pool.acquire().await?;
             let item_count = current_items(&mut connection, workspace_id, &alias).await?.len();
             watchlists.push(Watchlist {
@@ -304,7 +303,7 @@ impl Control {
             .into_iter()
             .map(|(_, _, _, properties)| {
                 serde_json::from_str(&properties)
-                    .map_err(|e| ControlError::Storage(format!("an item of watchlist '{alias}' is unreadable: {e}")))
+                    .map_err(|e| ControlError::unreadable(format!("an item of watchlist '{alias}'"), e))
             })
             .collect()
     }

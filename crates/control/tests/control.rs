@@ -65,26 +65,34 @@ async fn credentials_are_checked_and_secrets_rotate() {
     let boot = control.bootstrap().await.unwrap().unwrap();
     let tenant = &boot.tenant.id;
     let app = control.create_app(tenant, "keeper", &[], None).await.unwrap();
-    assert_eq!(control.authenticate_app(tenant, &app.client_id, "wrong").await, Err(AppAuthError::InvalidSecret));
-    assert_eq!(control.authenticate_app(tenant, "nobody", &app.client_secret).await, Err(AppAuthError::UnknownClient));
+    assert!(matches!(
+        control.authenticate_app(tenant, &app.client_id, "wrong").await,
+        Err(AppAuthError::InvalidSecret)
+    ));
+    assert!(matches!(
+        control.authenticate_app(tenant, "nobody", &app.client_secret).await,
+        Err(AppAuthError::UnknownClient)
+    ));
     let other_tenant = control.create_tenant("other").await.unwrap();
-    assert_eq!(
-        control.authenticate_app(&other_tenant.id, &app.client_id, &app.client_secret).await,
-        Err(AppAuthError::UnknownClient),
+    assert!(
+        matches!(
+            control.authenticate_app(&other_tenant.id, &app.client_id, &app.client_secret).await,
+            Err(AppAuthError::UnknownClient)
+        ),
         "a client of one tenant is unknown in another"
     );
     let rotated = control.rotate_secret(tenant, &app.client_id).await.unwrap();
-    assert_eq!(
+    assert!(matches!(
         control.authenticate_app(tenant, &app.client_id, &app.client_secret).await,
         Err(AppAuthError::InvalidSecret)
-    );
+    ));
     assert!(control.authenticate_app(tenant, &app.client_id, &rotated.client_secret).await.is_ok());
     let expired =
         control.create_app(tenant, "old", &[], Some(chrono::Utc::now() - chrono::Duration::hours(1))).await.unwrap();
-    assert_eq!(
+    assert!(matches!(
         control.authenticate_app(tenant, &expired.client_id, &expired.client_secret).await,
         Err(AppAuthError::ExpiredSecret)
-    );
+    ));
 }
 
 #[tokio::test]
@@ -235,11 +243,14 @@ async fn principals_are_issuer_and_subject_and_can_be_revoked() {
     let disabled = control.set_app_enabled(tenant, &app.client_id, false).await.unwrap();
     assert!(!disabled.enabled);
     let secret = control.rotate_secret(tenant, &app.client_id).await.unwrap().client_secret;
-    assert_eq!(control.authenticate_app(tenant, &app.client_id, &secret).await, Err(AppAuthError::Disabled));
+    assert!(matches!(control.authenticate_app(tenant, &app.client_id, &secret).await, Err(AppAuthError::Disabled)));
     control.set_app_enabled(tenant, &app.client_id, true).await.unwrap();
     assert!(control.authenticate_app(tenant, &app.client_id, &secret).await.is_ok());
     control.delete_app(tenant, &app.client_id).await.unwrap();
-    assert_eq!(control.authenticate_app(tenant, &app.client_id, &secret).await, Err(AppAuthError::UnknownClient));
+    assert!(matches!(
+        control.authenticate_app(tenant, &app.client_id, &secret).await,
+        Err(AppAuthError::UnknownClient)
+    ));
     assert!(control.role_assignments(tenant, Some(&PrincipalId::app(&app.client_id))).await.unwrap().is_empty());
     assert!(not_before().await.is_some(), "the revocation outlives the application");
 }

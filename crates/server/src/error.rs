@@ -69,8 +69,8 @@ impl From<vigil_control::ControlError> for ApiError {
             ControlError::NotFound(m) => ApiError::not_found("NotFound", m),
             ControlError::Invalid(m) => ApiError::bad_request("InvalidRequest", m),
             ControlError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "Conflict", m),
-            ControlError::Storage(m) => {
-                tracing::error!(error = %m, "control database failed");
+            storage => {
+                tracing::error!(error = %storage, "control database failed");
                 ApiError::unavailable("the control database is unavailable; retry later")
             }
         }

@@ -133,8 +133,12 @@ pub async fn token(
             7000112,
             format!("Application '{client_id}' is disabled."),
         ),
-        AppAuthError::Storage(message) => {
-            tracing::error!(error = %message, "control database failed during a token request");
+        AppAuthError::Database(error) => {
+            tracing::error!(%error, "control database failed during a token request");
+            retry_later()
+        }
+        AppAuthError::Check(error) => {
+            tracing::error!(%error, "a secret check stopped during a token request");
             retry_later()
         }
     })?;

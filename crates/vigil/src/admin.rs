@@ -397,10 +397,7 @@ async fn set_enabled(target: AppTarget, enabled: bool) -> Result<(), Failure> {
 }
 
 fn failed(error: vigil_control::ControlError) -> Failure {
-    match error {
-        vigil_control::ControlError::Storage(_) => Failure::Query(error.to_string()),
-        _ => Failure::Usage(error.to_string()),
-    }
+    if error.is_storage() { Failure::Query(error.to_string()) } else { Failure::Usage(error.to_string()) }
 }
 
 pub async fn tenant_command(command: TenantCommand) -> Result<(), Failure> {
