@@ -374,7 +374,6 @@ impl Store {
         let mut conformed = Vec::with_capacity(batches.len());
         {
             let state = self.shared.lock();
-            let mut bytes = 0;
             let mut adding: BTreeMap<&str, usize> = BTreeMap::new();
             for (workspace, table, batch) in batches {
                 let key = TableKey::new(workspace, table);
@@ -391,7 +390,6 @@ impl Store {
                 if batch.num_rows() == 0 {
                     continue;
                 }
-                bytes += batch.get_array_memory_size();
                 *adding.entry(workspace).or_default() += batch.get_array_memory_size();
                 // The table's own schema, so every batch carries the columns' KQL type metadata.
                 let mut columns = batch.columns().to_vec();
@@ -408,6 +406,7 @@ impl Store {
             let workspace_full = adding.iter().any(|(workspace, added)| {
                 state.workspace_memtable_bytes(workspace) + added > self.config.max_workspace_memtable_bytes
             });
+            let bytes: usize = adding.values().sum();
             if workspace_full || state.memtable_bytes + bytes > self.config.max_memtable_bytes {
                 self.shared.flush_wanted.notify_one();
                 return Err(StoreError::Overloaded);

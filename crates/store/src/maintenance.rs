@@ -151,7 +151,9 @@ impl Store {
                 Err(e) => tracing::warn!("cannot delete uncommitted segment {}: {e}", segment.path),
             }
         }
-        if let Err(e) = self.metadata.forget_pending(&deleted).await {
+        if !deleted.is_empty()
+            && let Err(e) = self.metadata.forget_pending(&deleted).await
+        {
             tracing::warn!("cannot update the journal of segments being written: {e}");
         }
     }
@@ -326,14 +328,15 @@ pub(crate) async fn delete_uncommitted_segments(
     segment_store: &SegmentStore,
 ) -> Result<(), StoreError> {
     let uncommitted = metadata.uncommitted_pending().await?;
+    if uncommitted.is_empty() {
+        return Ok(());
+    }
     for path in &uncommitted {
         segment_store.delete(path).await?;
     }
     let paths: Vec<&str> = uncommitted.iter().map(String::as_str).collect();
     metadata.forget_pending(&paths).await?;
-    if !uncommitted.is_empty() {
-        tracing::warn!(deleted = uncommitted.len(), "deleted the segment files of flushes that did not commit");
-    }
+    tracing::warn!(deleted = uncommitted.len(), "deleted the segment files of flushes that did not commit");
     Ok(())
 }
 

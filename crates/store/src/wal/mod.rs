@@ -475,6 +475,11 @@ mod tests {
         Ok(records)
     }
 
+    /// Every batch replayed: LSN and table.
+    fn replayed_tables(dir: &Path) -> Result<Vec<(u64, String)>, StoreError> {
+        Ok(replayed(dir)?.into_iter().map(|(lsn, table, _)| (lsn, table)).collect())
+    }
+
     fn rows(items: &[(u64, &str, usize)]) -> Vec<(u64, String, usize)> {
         items.iter().map(|(lsn, table, rows)| (*lsn, table.to_string(), *rows)).collect()
     }
@@ -669,8 +674,7 @@ mod tests {
         }
         wal.close().await.expect("close");
         assert!(metrics.wal_syncs.get() < 64, "no group held two transactions: the test proves nothing");
-        let on_disk: Vec<(u64, String)> =
-            replayed(dir.path()).expect("replays").into_iter().map(|(lsn, table, _)| (lsn, table)).collect();
+        let on_disk = replayed_tables(dir.path()).expect("replays");
         let in_memory: Vec<(u64, String)> = committed.lock().expect("lock").clone();
         assert_eq!(in_memory, on_disk);
     }
@@ -691,8 +695,7 @@ mod tests {
 
         let expected = vec![(1, "A".to_string()), (2, "B".to_string()), (3, "C".to_string())];
         assert_eq!(*committed.lock().expect("lock"), expected);
-        let on_disk: Vec<(u64, String)> =
-            replayed(dir.path()).expect("no torn bytes are left").into_iter().map(|(lsn, t, _)| (lsn, t)).collect();
+        let on_disk = replayed_tables(dir.path()).expect("no torn bytes are left");
         assert_eq!(on_disk, expected, "the half-written transaction left nothing behind");
     }
 
