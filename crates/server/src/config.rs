@@ -31,8 +31,9 @@ pub struct ServerConfig {
     pub max_concurrent_ingest: usize,
     /// Of those, what one tenant may hold (half when not configured).
     pub max_concurrent_ingest_per_tenant: Option<usize>,
-    /// Queries (API, hunting, rule tests, workbooks) run at once (by default two per core, at
-    /// least four, so that an analyst's heavy query leaves room for their small ones), and what
+    /// Queries (API, hunting, rule tests, workbooks) run at once (by default four per core, at
+    /// least eight: a workbook tab asks for all its tiles at once, and an analyst's heavy
+    /// query must leave room for their small ones), and what
     /// one tenant may run (half when not configured); more wait their turn up to
     /// `query_queue`, then get 429.
     pub max_concurrent_queries: usize,
@@ -161,7 +162,7 @@ impl Default for ServerConfig {
             result_bytes: vigil_kql::QueryLimits::RESULT_BYTES,
             max_concurrent_ingest: 64,
             max_concurrent_ingest_per_tenant: None,
-            max_concurrent_queries: (2 * std::thread::available_parallelism().map_or(2, |n| n.get())).max(4),
+            max_concurrent_queries: (4 * std::thread::available_parallelism().map_or(2, |n| n.get())).max(8),
             max_concurrent_queries_per_tenant: None,
             query_queue: Duration::from_secs(30),
             ingest_body_timeout: Duration::from_secs(30),
